@@ -1,0 +1,45 @@
+"""week-planner: programme pages, calendar feeds and reminders for the Cooperative Week.
+
+``create_app(config=None)`` builds the Flask application; it starts no threads and no
+scheduler (``week-planner serve`` and ``week-planner scheduler`` do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import jalali
+from .config import load_settings
+from .registry import Registry
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def template_folder() -> Path:
+    """Templates ship inside the wheel; in a source checkout they sit beside the package."""
+    inside = PACKAGE_DIR / "templates"
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / "templates"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(config)
+    app = Flask(__name__, template_folder=str(template_folder()),
+                static_folder=str(PACKAGE_DIR / "static"), instance_path=None)
+    app.config.update(settings)
+    app.extensions["week_planner.registry"] = Registry(
+        app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"])
+
+    for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
+                 "format_time_range", "format_gregorian", "iso_jalali", "weekday_name"):
+        app.add_template_filter(getattr(jalali, name), name)
+
+    from .views import pages
+    app.register_blueprint(pages)
+    return app
+
+
+def get_registry(app: Flask) -> Registry:
+    return app.extensions["week_planner.registry"]

@@ -1,0 +1,131 @@
+"""Every setting of the service, in one documented list.
+
+Settings come from the defaults below, then ``WEEK_PLANNER_<NAME>`` environment variables,
+then the mapping given to ``create_app(config)``. ``load_settings`` returns a plain dict.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "WEEK_PLANNER_"
+
+
+def _as_int(value: Any) -> int:
+    return int(value)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _as_list_of_ints(value: Any) -> list[int]:
+    if isinstance(value, str):
+        return [int(part) for part in value.replace(",", " ").split()]
+    return [int(part) for part in value]
+
+
+# name: (default, how an environment string is read, what it means)
+SETTINGS: dict[str, tuple[Any, Any, str]] = {
+    "SCHEDULES_DIR": ("schedules", str,
+                      "Folder of the programme YAML files."),
+    "INSTANCE_DIR": ("instance", str,
+                     "Folder for the service's own files: the SQLite database and the "
+                     "generated secret key."),
+    "DATABASE_URL": (None, str,
+                     "SQLAlchemy URL of the database; default a SQLite file "
+                     "instance/week-planner.sqlite3. PostgreSQL: postgresql+psycopg://…"),
+    "SECRET_KEY": (None, str,
+                   "Key that signs preview links, personal feeds and unsubscribe links. "
+                   "When unset, one is generated once and kept in instance/secret_key."),
+    "BASE_URL": ("http://localhost:8000", str,
+                 "Public address of the service, for absolute links in feeds, mail, "
+                 "QR codes and the static export."),
+    "SMTP_URL": (None, str,
+                 "smtp://[user:pass@]host:port, smtp+starttls://… or smtps://…; "
+                 "unset: reminders are written to the console."),
+    "MAIL_FROM": ("week-planner@localhost", str, "Sender address of reminder mail."),
+    "CHANNELS": (None, str,
+                 "Private YAML file mapping organiser channel names to apprise URLs "
+                 "(never inside the schedules folder)."),
+    "RELOAD_INTERVAL": (1.0, float,
+                        "Seconds between checks of the schedules folder for changes."),
+    "CANCELLED_RETENTION_DAYS": (30, _as_int,
+                                 "Days a removed event stays in feeds as cancelled."),
+    "SUBSCRIBER_RETENTION_DAYS": (30, _as_int,
+                                  "Days after a programme ends before its subscribers' "
+                                  "addresses are deleted."),
+    "ALL_DAY_REMINDER_HOUR": (8, _as_int,
+                              "Hour of an all-day event's day that its reminder offsets "
+                              "count from."),
+    "RETRY_DELAYS": ([30, 60, 120, 300, 600, 1800, 3600], _as_list_of_ints,
+                     "Seconds between attempts to send a failed reminder; the last "
+                     "repeats until the event starts."),
+    "LANGUAGE": ("fa", str, "Language of messages (fa or en)."),
+    "TESTING": (False, _as_bool, "Flask's testing mode."),
+}
+
+# Values that are published in examples and so never secret.
+PLACEHOLDER_SECRETS = frozenset({
+    "change-me", "changeme", "secret", "dev", "development", "please-change-me",
+    "your-secret-key", "replace-me", "xxx",
+})
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_settings(config: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then ``config``; with the derived values filled in."""
+    environ = os.environ if environ is None else environ
+    settings = {name: default for name, (default, _, _) in SETTINGS.items()}
+    for name, (_, parse, _) in SETTINGS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is not None and raw != "":
+            try:
+                settings[name] = parse(raw)
+            except ValueError as error:
+                raise ConfigError(f"{ENV_PREFIX}{name}: {error}") from None
+    settings.update(config or {})
+
+    instance = Path(settings["INSTANCE_DIR"])
+    if not settings["DATABASE_URL"]:
+        settings["DATABASE_URL"] = f"sqlite:///{(instance / 'week-planner.sqlite3').resolve()}"
+    settings["SECRET_KEY"] = _secret_key(settings["SECRET_KEY"], instance)
+    if settings["CHANNELS"]:
+        channels = Path(settings["CHANNELS"]).resolve()
+        schedules = Path(settings["SCHEDULES_DIR"]).resolve()
+        if schedules == channels.parent or schedules in channels.parents:
+            raise ConfigError(f"{ENV_PREFIX}CHANNELS must not lie inside the schedules "
+                              f"folder ({schedules}): it holds private addresses")
+    return settings
+
+
+def _secret_key(configured: str | None, instance: Path) -> str:
+    if configured:
+        if configured.strip().lower() in PLACEHOLDER_SECRETS or len(configured) < 16:
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is a placeholder or too short "
+                              "(at least 16 characters); unset it to have one generated")
+        return configured
+    path = instance / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create it exclusively so two processes starting at once agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,955 @@
+"""Schedule YAML → model; every problem becomes a Problem with file, line, column, key path.
+
+Entry points: ``load_file(path)`` and ``load_text(data, filename)`` return a LoadResult
+holding either a Programme or the problems that kept one from being built (warnings may
+come with a programme). ``check_paths`` checks files and folders as ``week-planner check``
+does, including programme ids repeated across files.
+
+The YAML is read safely: the document is composed into nodes with no implicit typing
+(YAML 1.1 would turn ``1404-06-11`` into a Gregorian date and ``16:00`` into 960), no tag
+that builds an object is accepted, duplicate keys are refused and aliases may not expand
+beyond a sane size. Plain scalars are typed as in YAML 1.2's core schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from icalendar.prop import vDuration
+
+from . import jalali
+from .model import STATUSES, Category, Contact, Event, Occurrence, Programme, Venue
+from .problems import N_, Problem
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 200_000  # nodes visited while expanding aliases; a normal 1 MB file has fewer
+ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$|^#[0-9a-fA-F]{3}$")
+TIME_RE = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{2})\s*$")
+SHORT_DURATION_RE = re.compile(r"^\s*(?:\d+\s*[dhm]\s*)+$", re.IGNORECASE)
+SHORT_DURATION_PART = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
+
+# Paths the service itself answers; a programme may not take one of these as its id.
+RESERVED_IDS = frozenset({
+    "healthz", "metrics", "static", "api", "admin", "export", "feeds", "favicon.ico",
+    "robots.txt", "preview", "my", "remind", "unsubscribe", "confirm", "changes",
+    "schedule", "calendar", "login", "logout", "assets",
+})
+
+PROGRAMME_KEYS = ("id", "title", "organiser", "timezone", "from", "to", "description",
+                  "contact", "draft")
+CONTACT_KEYS = ("phone", "email", "url")
+CATEGORY_KEYS = ("label", "color", "reminders")
+VENUE_KEYS = ("name", "address", "location")
+EVENT_KEYS = ("id", "title", "category", "date", "dates", "start", "end", "duration",
+              "all_day", "venue", "description", "hosts", "reminders", "notify", "status",
+              "url")
+TOP_KEYS = ("programme", "categories", "venues", "events")
+
+
+# ---------------------------------------------------------------------------- YAML
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
+    """Composes nodes only; with no implicit resolvers every plain scalar stays text."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+_ALLOWED_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null", "!",
+}
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_INT_RE = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT_RE = re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    column: int  # 1-based
+
+    @staticmethod
+    def of(node: yaml.Node) -> "Mark":
+        return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class YMap(dict):
+    """A mapping from the file, with where each key and value stood."""
+
+    def __init__(self, mark: Mark):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict[str, Mark] = {}
+        self.value_marks: dict[str, Mark] = {}
+
+
+class YSeq(list):
+    def __init__(self, mark: Mark):
+        super().__init__()
+        self.mark = mark
+        self.item_marks: list[Mark] = []
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Mark, code: str, message: str, **args):
+        self.mark, self.code, self.message, self.args_ = mark, code, message, args
+
+
+class _Converter:
+    """yaml nodes → YMap / YSeq / scalars, refusing what the format does not allow."""
+
+    def __init__(self):
+        self.visited = 0
+        self.active: set[int] = set()
+        self.duplicates: list[tuple[Mark, str, Mark]] = []
+
+    def convert(self, node: yaml.Node) -> Any:
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise _Refused(Mark.of(node), "alias-bomb", N_(
+                "The file's anchors and aliases (&, *) expand to too large a document. "
+                "Write the values out instead of repeating them through aliases."))
+        if node.tag not in _ALLOWED_TAGS:
+            raise _Refused(Mark.of(node), "forbidden-tag", N_(
+                "The YAML tag '{tag}' is not allowed in a schedule file. Remove it and "
+                "write the value as plain text."), tag=node.tag)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self.active:
+            raise _Refused(Mark.of(node), "alias-bomb", N_(
+                "An alias (*) refers to a value that contains it, which never ends. "
+                "Write the values out instead."))
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return self._sequence(node)
+            return self._mapping(node)
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        value = node.value
+        tag = node.tag
+        plain = node.style in (None, "")
+        if tag == "tag:yaml.org,2002:str" and not plain:
+            return value
+        try:
+            if tag == "tag:yaml.org,2002:null" or (plain and value in _NULLS and tag != "!"):
+                return None
+            if tag == "tag:yaml.org,2002:bool" or (plain and value.lower() in ("true", "false")):
+                if value.lower() not in ("true", "false"):
+                    raise ValueError(value)
+                return value.lower() == "true"
+            if tag == "tag:yaml.org,2002:int" or (plain and _INT_RE.match(value)):
+                return int(value)
+            if tag == "tag:yaml.org,2002:float" or (plain and _FLOAT_RE.match(value)):
+                return float(value)
+        except ValueError:
+            raise _Refused(Mark.of(node), "wrong-type", N_(
+                "'{value}' does not fit its tag {tag}."), value=value, tag=tag) from None
+        return value
+
+    def _sequence(self, node: yaml.SequenceNode) -> YSeq:
+        result = YSeq(Mark.of(node))
+        for item in node.value:
+            result.append(self.convert(item))
+            result.item_marks.append(Mark.of(item))
+        return result
+
+    def _mapping(self, node: yaml.MappingNode) -> YMap:
+        result = YMap(Mark.of(node))
+        merged: list[YMap] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                    isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
+                    and key_node.style in (None, "")):
+                value = self.convert(value_node)
+                for source in (value if isinstance(value, list) else [value]):
+                    if not isinstance(source, YMap):
+                        raise _Refused(Mark.of(value_node), "wrong-type", N_(
+                            "A merge key (<<) needs a mapping or a list of mappings."))
+                    merged.append(source)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(Mark.of(key_node), "wrong-type", N_(
+                    "A key must be a plain word, not a list or a mapping."))
+            self.visited += 1
+            key = key_node.value
+            if key in result:
+                self.duplicates.append((Mark.of(key_node), key, result.key_marks[key]))
+                continue
+            result[key] = self.convert(value_node)
+            result.key_marks[key] = Mark.of(key_node)
+            result.value_marks[key] = Mark.of(value_node)
+        for source in merged:  # explicit keys win over merged ones, earlier merges win
+            for key, value in source.items():
+                if key not in result:
+                    result[key] = value
+                    result.key_marks[key] = source.key_marks[key]
+                    result.value_marks[key] = source.value_marks[key]
+        return result
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class LoadResult:
+    file: str
+    programme: Programme | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return self.programme is not None and not self.errors
+
+
+def load_file(path: str | Path, display_name: str | None = None,
+              channels: Iterable[str] | None = None) -> LoadResult:
+    """Read and validate one schedule file. Never raises for anything in the file."""
+    name = display_name or str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        return LoadResult(name, problems=[Problem(name, 0, 0, "unreadable-file", N_(
+            "The file cannot be read: {reason}"), {"reason": error.strerror or str(error)})])
+    return load_text(data, name, channels=channels)
+
+
+def load_text(data: bytes | str, filename: str = "<text>",
+              channels: Iterable[str] | None = None) -> LoadResult:
+    """Validate a schedule given as bytes (or text) and build its Programme."""
+    result = LoadResult(filename)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_FILE_BYTES:
+        result.problems.append(Problem(filename, 0, 0, "file-too-large", N_(
+            "The file is larger than 1 MB. Split the week into one file per programme."),
+            {}))
+        return result
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        result.problems.append(Problem(filename, line, column, "not-utf8", N_(
+            "The file is not UTF-8 text. Save it again as UTF-8 (in Notepad: Save As, "
+            "Encoding: UTF-8)."), {}))
+        return result
+    text = text.lstrip("\ufeff")
+    if not text.strip() or all(not line.strip() or line.lstrip().startswith("#")
+                               for line in text.splitlines()):
+        result.problems.append(Problem(filename, 0, 0, "empty-file", N_(
+            "The file is empty. Start it with 'programme:' (see docs/schedule-format.md)."),
+            {}))
+        return result
+
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        detail = " ".join(part for part in (error.context, error.problem) if part)
+        result.problems.append(Problem(filename, line, column, "yaml-syntax", N_(
+            "YAML syntax error: {detail}. Check the indentation (spaces, not tabs) and "
+            "that every 'key: value' has a space after the colon; put text that contains "
+            "': ' or starts with a special character in quotes."), {"detail": detail}))
+        return result
+    except yaml.YAMLError as error:  # e.g. a reader error on a control character
+        result.problems.append(Problem(filename, 0, 0, "yaml-syntax", N_(
+            "YAML syntax error: {detail}. Check the indentation (spaces, not tabs) and "
+            "that every 'key: value' has a space after the colon; put text that contains "
+            "': ' or starts with a special character in quotes."), {"detail": str(error)}))
+        return result
+
+    converter = _Converter()
+    try:
+        document = converter.convert(node)
+    except _Refused as refused:
+        result.problems.append(Problem(filename, refused.mark.line, refused.mark.column,
+                                       refused.code, refused.message, refused.args_))
+        return result
+    except RecursionError:
+        result.problems.append(Problem(filename, 0, 0, "too-deep", N_(
+            "The file is nested too deeply to be a schedule."), {}))
+        return result
+    for mark, key, first in converter.duplicates:
+        result.problems.append(Problem(filename, mark.line, mark.column, "duplicate-key", N_(
+            "The key '{key}' appears twice in the same place (first on line {first}). "
+            "Keep one of them: otherwise one value would be silently lost."),
+            {"key": key, "first": first.line}))
+
+    builder = _Builder(filename, channels)
+    programme = builder.build(document, hashlib.sha256(raw).hexdigest()[:16])
+    result.problems.extend(builder.problems)
+    result.problems.sort(key=lambda p: (p.line, p.column, p.severity != "error"))
+    if not result.errors:
+        result.programme = programme
+    return result
+
+
+def check_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = None,
+                ) -> list[LoadResult]:
+    """Load every schedule file under ``paths``; add duplicate programme ids as errors."""
+    results = [load_file(path, channels=channels) for path in schedule_files(paths)]
+    add_duplicate_id_problems(results)
+    return results
+
+
+def schedule_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.suffix in (".yaml", ".yml") and p.is_file()
+                                and not p.name.startswith(".")))
+        else:
+            files.append(path)
+    return files
+
+
+def add_duplicate_id_problems(results: list[LoadResult]) -> None:
+    """Two files with one programme id: both get an error naming the other."""
+    seen: dict[str, LoadResult] = {}
+    for result in results:
+        programme = result.programme
+        if programme is None:
+            continue
+        first = seen.get(programme.id)
+        if first is None:
+            seen[programme.id] = result
+            continue
+        for here, other in ((result, first), (first, result)):
+            here.problems.append(Problem(here.file, 0, 0, "duplicate-programme-id", N_(
+                "The programme id '{id}' is also used by {other}. Programme ids must be "
+                "unique across the schedules folder: change one of them."),
+                {"id": programme.id, "other": other.file}, path="programme.id"))
+            here.programme = None
+
+
+# --------------------------------------------------------------------------- building
+
+def _suggest(word: str, choices: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+class _Builder:
+    """Checks the composed document against the format and builds the model."""
+
+    def __init__(self, filename: str, channels: Iterable[str] | None):
+        self.file = filename
+        self.channels = set(channels) if channels is not None else None
+        self.problems: list[Problem] = []
+
+    # -- reporting
+    def problem(self, mark: Mark | None, code: str, message: str, path: str = "",
+                severity: str = "error", **args) -> None:
+        line, column = (mark.line, mark.column) if mark else (0, 0)
+        self.problems.append(Problem(self.file, line, column, code, message, args,
+                                     severity, path))
+
+    def _value_mark(self, parent: YMap, key: str) -> Mark:
+        return parent.value_marks.get(key, parent.mark)
+
+    # -- generic checks
+    def keys(self, mapping: YMap, allowed: tuple[str, ...], required: tuple[str, ...],
+             path: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                suggestion = _suggest(key, allowed)
+                where = f"{path}.{key}" if path else key
+                if suggestion:
+                    self.problem(mapping.key_marks[key], "unknown-key", N_(
+                        "Unknown key '{key}'. Did you mean '{suggestion}'?"), where,
+                        key=key, suggestion=suggestion)
+                else:
+                    self.problem(mapping.key_marks[key], "unknown-key", N_(
+                        "Unknown key '{key}'. Allowed here: {allowed}."), where,
+                        key=key, allowed=", ".join(allowed))
+        for key in required:
+            if key not in mapping:
+                self.problem(mapping.mark, "missing-key", N_(
+                    "'{key}' is missing here; it is required."),
+                    f"{path}.{key}" if path else key, key=key)
+
+    def mapping(self, parent: YMap, key: str, path: str) -> YMap | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, YMap):
+            self.problem(self._value_mark(parent, key), "wrong-type", N_(
+                "'{key}' must be a mapping of 'name: value' lines, indented under it."),
+                path, key=key)
+            return None
+        return value
+
+    def text(self, parent: YMap, key: str, path: str, required: bool = False,
+             ) -> str | None:
+        value = parent.get(key)
+        if value is None:
+            if required and key in parent:
+                self.problem(self._value_mark(parent, key), "missing-key", N_(
+                    "'{key}' is empty; it is required."), path, key=key)
+            return None
+        if isinstance(value, bool) or isinstance(value, (YMap, YSeq)):
+            self.problem(self._value_mark(parent, key), "wrong-type", N_(
+                "'{key}' must be text."), path, key=key)
+            return None
+        text = str(value).strip() if not isinstance(value, str) else value.strip()
+        if not text:
+            if required:
+                self.problem(self._value_mark(parent, key), "missing-key", N_(
+                    "'{key}' is empty; it is required."), path, key=key)
+            return None
+        if jalali.has_arabic_letters(text):
+            self.problem(self._value_mark(parent, key), "arabic-letters", N_(
+                "'{key}' contains the Arabic letters ي or ك; the Persian ی and ک are "
+                "probably meant (switch the keyboard layout to Persian)."),
+                path, severity="warning", key=key)
+        return text
+
+    def slug(self, value: Any, mark: Mark, path: str, what: str) -> str | None:
+        text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) \
+            else None
+        if text is None or not ID_RE.match(text):
+            self.problem(mark, "invalid-id", N_(
+                "'{value}' cannot be used as {what} id: use lowercase English letters, "
+                "digits and '-', at most 64 characters (for example 'taxi-parade')."),
+                path, value="" if value is None else str(value), what=what)
+            return None
+        return text
+
+    def date(self, value: Any, mark: Mark, path: str) -> dt.date | None:
+        if not isinstance(value, str) or isinstance(value, bool):
+            self.problem(mark, "invalid-date", N_(
+                "'{value}' is not a Jalali date; write it as YYYY-MM-DD, for example "
+                "1404-06-11."), path, value="" if value is None else str(value))
+            return None
+        try:
+            return jalali.parse_jalali_date(value)
+        except jalali.JalaliDateError as error:
+            if error.reason == "month":
+                self.problem(mark, "invalid-date", N_(
+                    "'{value}' is not a date: there is no month {month}; months go from "
+                    "01 (Farvardin) to 12 (Esfand)."), path, value=value,
+                    month=error.details["month"])
+            elif error.reason == "day":
+                details = error.details
+                self.problem(mark, "invalid-date", N_(
+                    "'{value}' is not a date: {month_name} {year} has {length} days."),
+                    path, value=value, month_name=jalali.month_name(details["month"]),
+                    year=details["year"], length=details["length"])
+            else:
+                self.problem(mark, "invalid-date", N_(
+                    "'{value}' is not a Jalali date; write it as YYYY-MM-DD, for example "
+                    "1404-06-11."), path, value=value)
+            return None
+
+    def time(self, value: Any, mark: Mark, path: str) -> dt.time | None:
+        match = TIME_RE.match(jalali.to_ascii_digits(value)) if isinstance(value, str) else None
+        if match:
+            hour, minute = int(match.group(1)), int(match.group(2))
+            if hour < 24 and minute < 60:
+                return dt.time(hour, minute)
+        self.problem(mark, "invalid-time", N_(
+            "'{value}' is not a time; write it as HH:MM on the 24-hour clock, in quotes, "
+            "for example \"16:30\"."), path, value="" if value is None else str(value))
+        return None
+
+    def offset(self, value: Any, mark: Mark, path: str, positive: bool) -> dt.timedelta | None:
+        parsed = parse_offset(value)
+        if parsed is None or parsed < dt.timedelta(0) or (positive and not parsed):
+            self.problem(mark, "invalid-offset", N_(
+                "'{value}' is not a length of time; write for example 30m, 2h, 1d, "
+                "1d 2h or PT2H."), path, value="" if value is None else str(value))
+            return None
+        return parsed
+
+    def offsets(self, parent: YMap, key: str, path: str) -> tuple[dt.timedelta, ...] | None:
+        if key not in parent:
+            return None
+        value = parent[key]
+        if value is None:
+            return ()
+        if not isinstance(value, YSeq):
+            value, marks = YSeq(parent.value_marks[key]), [parent.value_marks[key]]
+            value.append(parent[key])
+        else:
+            marks = value.item_marks
+        found = []
+        for index, (item, mark) in enumerate(zip(value, marks)):
+            offset = self.offset(item, mark, f"{path}[{index}]", positive=False)
+            if offset is not None and offset not in found:
+                found.append(offset)
+        return tuple(sorted(found, reverse=True))
+
+    def text_list(self, parent: YMap, key: str, path: str) -> tuple[str, ...]:
+        value = parent.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value, marks = [value], [parent.value_marks[key]]
+        elif isinstance(value, YSeq):
+            marks = value.item_marks
+        else:
+            self.problem(self._value_mark(parent, key), "wrong-type", N_(
+                "'{key}' must be a list, for example [first, second]."), path, key=key)
+            return ()
+        items = []
+        for index, (item, mark) in enumerate(zip(value, marks)):
+            if item is None or isinstance(item, (bool, YMap, YSeq)):
+                self.problem(mark, "wrong-type", N_("'{key}' must be a list of texts."),
+                             f"{path}[{index}]", key=key)
+                continue
+            items.append(str(item).strip())
+            if jalali.has_arabic_letters(items[-1]):
+                self.problem(mark, "arabic-letters", N_(
+                    "'{key}' contains the Arabic letters ي or ك; the Persian ی and ک are "
+                    "probably meant (switch the keyboard layout to Persian)."),
+                    f"{path}[{index}]", severity="warning", key=key)
+        return tuple(items)
+
+    def boolean(self, parent: YMap, key: str, path: str) -> bool:
+        value = parent.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.problem(self._value_mark(parent, key), "wrong-type", N_(
+                "'{key}' must be true or false."), path, key=key)
+            return False
+        return value
+
+    def url(self, parent: YMap, key: str, path: str) -> str | None:
+        value = self.text(parent, key, path)
+        if value is not None and not URL_RE.match(value):
+            self.problem(self._value_mark(parent, key), "invalid-url", N_(
+                "'{value}' is not a web address; it must start with http:// or https://."),
+                path, value=value)
+            return None
+        return value
+
+    # -- sections
+    def build(self, document: Any, version: str) -> Programme | None:
+        if not isinstance(document, YMap):
+            self.problem(getattr(document, "mark", Mark(1, 1)), "wrong-type", N_(
+                "A schedule file must be a mapping that starts with 'programme:'."))
+            return None
+        self.keys(document, TOP_KEYS, ("programme", "categories", "events"), "")
+        head = self.mapping(document, "programme", "programme")
+        if "programme" in document and head is None and document["programme"] is None:
+            self.problem(document.key_marks["programme"], "missing-key", N_(
+                "'{key}' is empty; it is required."), "programme", key="programme")
+        header = self.programme_header(head) if head is not None else None
+        categories = self.categories(document)
+        venues = self.venues(document)
+        events = self.events(document, header, categories, venues)
+        if header is None or self._has_errors():
+            return None
+        self.venue_overlaps(events)
+        return Programme(categories=categories, venues=venues, events=tuple(events),
+                         source=self.file, version=version, **header)
+
+    def _has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    def programme_header(self, head: YMap) -> dict | None:
+        self.keys(head, PROGRAMME_KEYS, ("id", "title", "organiser", "from", "to"),
+                  "programme")
+        header: dict[str, Any] = {}
+        if "id" in head:
+            header["id"] = self.slug(head["id"], head.value_marks["id"], "programme.id",
+                                     "a programme")
+            if header["id"] in RESERVED_IDS:
+                self.problem(head.value_marks["id"], "reserved-id", N_(
+                    "'{value}' is a reserved address of the site; choose another "
+                    "programme id, for example with the county and year."),
+                    "programme.id", value=header["id"])
+        header["title"] = self.text(head, "title", "programme.title", required=True)
+        header["organiser"] = self.text(head, "organiser", "programme.organiser",
+                                        required=True)
+        header["description"] = self.text(head, "description", "programme.description")
+        header["draft"] = self.boolean(head, "draft", "programme.draft")
+        timezone = self.text(head, "timezone", "programme.timezone") or "Asia/Tehran"
+        if not _valid_timezone(timezone):
+            suggestion = _suggest(timezone, zoneinfo.available_timezones())
+            self.problem(self._value_mark(head, "timezone"), "unknown-timezone", N_(
+                "'{value}' is not a known timezone; use an IANA name such as "
+                "Asia/Tehran{hint}."), "programme.timezone", value=timezone,
+                hint=f" ({suggestion}?)" if suggestion else "")
+        header["timezone"] = timezone
+        for key, name in (("from", "first_day"), ("to", "last_day")):
+            if key in head:
+                header[name] = self.date(head[key], head.value_marks[key], f"programme.{key}")
+        if header.get("first_day") and header.get("last_day") and \
+                header["first_day"] > header["last_day"]:
+            self.problem(head.value_marks["to"], "date-order", N_(
+                "'to' ({to}) comes before 'from' ({from_}); the week must end on or after "
+                "its first day."), "programme.to", to=str(head["to"]),
+                from_=str(head["from"]))
+        contact = self.mapping(head, "contact", "programme.contact")
+        if contact is not None:
+            self.keys(contact, CONTACT_KEYS, (), "programme.contact")
+            email = self.text(contact, "email", "programme.contact.email")
+            if email and not EMAIL_RE.match(email):
+                self.problem(contact.value_marks["email"], "invalid-email", N_(
+                    "'{value}' is not an email address."), "programme.contact.email",
+                    value=email)
+            header["contact"] = Contact(
+                phone=self.text(contact, "phone", "programme.contact.phone"),
+                email=email, url=self.url(contact, "url", "programme.contact.url"))
+        if any(header.get(key) is None for key in ("id", "title", "organiser", "first_day",
+                                                    "last_day")):
+            return None
+        if header["first_day"] > header["last_day"]:
+            return None
+        return header
+
+    def categories(self, document: YMap) -> dict[str, Category]:
+        section = self.mapping(document, "categories", "categories")
+        if section is None:
+            if "categories" in document:
+                self.problem(document.key_marks["categories"], "missing-key", N_(
+                    "At least one category is needed under 'categories'."), "categories")
+            return {}
+        if not section:
+            self.problem(section.mark, "missing-key", N_(
+                "At least one category is needed under 'categories'."), "categories")
+        result = {}
+        for raw_id, value in section.items():
+            path = f"categories.{raw_id}"
+            category_id = self.slug(raw_id, section.key_marks[raw_id], path, "a category")
+            if not isinstance(value, YMap):
+                self.problem(section.value_marks[raw_id], "wrong-type", N_(
+                    "A category needs its settings under it, at least 'label'."), path)
+                continue
+            self.keys(value, CATEGORY_KEYS, ("label",), path)
+            label = self.text(value, "label", f"{path}.label", required=True)
+            color = self.text(value, "color", f"{path}.color")
+            if color is not None and not COLOR_RE.match(color):
+                self.problem(value.value_marks["color"], "invalid-color", N_(
+                    "'{value}' is not a colour; write it as \"#rrggbb\" in quotes, for "
+                    "example \"#2e7d32\"."), f"{path}.color", value=color)
+                color = None
+            if color is not None and len(color) == 4:
+                color = "#" + "".join(c * 2 for c in color[1:])
+            reminders = self.offsets(value, "reminders", f"{path}.reminders") or ()
+            if category_id and label:
+                result[category_id] = Category(category_id, label,
+                                               color.lower() if color else None, reminders)
+        return result
+
+    def venue(self, value: Any, mark: Mark, path: str, venue_id: str | None) -> Venue | None:
+        if not isinstance(value, YMap):
+            self.problem(mark, "wrong-type", N_(
+                "A venue needs its settings under it, at least 'name'."), path)
+            return None
+        self.keys(value, VENUE_KEYS, ("name",), path)
+        name = self.text(value, "name", f"{path}.name", required=True)
+        address = self.text(value, "address", f"{path}.address")
+        location = None
+        if value.get("location") is not None:
+            location = self.location(value["location"], value.value_marks["location"],
+                                     f"{path}.location")
+        return Venue(venue_id, name, address, location) if name else None
+
+    def location(self, value: Any, mark: Mark, path: str) -> tuple[float, float] | None:
+        numbers = []
+        if isinstance(value, YSeq) and len(value) == 2:
+            for item in value:
+                if isinstance(item, str):
+                    try:
+                        item = float(jalali.to_ascii_digits(item))
+                    except ValueError:
+                        pass
+                if isinstance(item, (int, float)) and not isinstance(item, bool):
+                    numbers.append(float(item))
+        if len(numbers) != 2:
+            self.problem(mark, "invalid-location", N_(
+                "A location is [latitude, longitude] in degrees, for example "
+                "[35.2553, 58.2866]."), path)
+            return None
+        latitude, longitude = numbers
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            self.problem(mark, "invalid-location", N_(
+                "The location [{latitude}, {longitude}] is out of range: latitude is "
+                "between -90 and 90, longitude between -180 and 180 (latitude first)."),
+                path, latitude=str(latitude), longitude=str(longitude))
+            return None
+        return (latitude, longitude)
+
+    def venues(self, document: YMap) -> dict[str, Venue]:
+        section = self.mapping(document, "venues", "venues")
+        result = {}
+        for raw_id, value in (section or {}).items():
+            path = f"venues.{raw_id}"
+            venue_id = self.slug(raw_id, section.key_marks[raw_id], path, "a venue")
+            venue = self.venue(value, section.value_marks[raw_id], path, venue_id)
+            if venue_id and venue:
+                result[venue_id] = venue
+        return result
+
+    def events(self, document: YMap, header: dict | None, categories: dict[str, Category],
+               venues: dict[str, Venue]) -> list[Event]:
+        section = document.get("events")
+        if section is None:
+            return []
+        if not isinstance(section, YSeq):
+            self.problem(document.value_marks["events"], "wrong-type", N_(
+                "'events' must be a list: each event starts with '- id: ...'."), "events")
+            return []
+        seen: dict[str, Mark] = {}
+        events = []
+        for index, (item, mark) in enumerate(zip(section, section.item_marks)):
+            event = self.event(item, mark, f"events[{index}]", header, categories, venues)
+            if event is None:
+                continue
+            if event.id in seen:
+                self.problem(item.value_marks["id"], "duplicate-event-id", N_(
+                    "The event id '{id}' is used twice, on lines {first} and {second}. "
+                    "Give each event its own id, and never reuse an old one."),
+                    f"events[{index}].id", id=event.id, first=seen[event.id].line,
+                    second=item.value_marks["id"].line)
+                continue
+            seen[event.id] = item.value_marks["id"]
+            events.append(event)
+        return events
+
+    def event(self, item: Any, mark: Mark, path: str, header: dict | None,
+              categories: dict[str, Category], venues: dict[str, Venue]) -> Event | None:
+        if not isinstance(item, YMap):
+            self.problem(mark, "wrong-type", N_(
+                "Each event is a mapping that starts with '- id: ...'."), path)
+            return None
+        before = len([p for p in self.problems if p.is_error])
+        self.keys(item, EVENT_KEYS, ("id", "title", "category"), path)
+        event_id = None
+        if "id" in item:
+            event_id = self.slug(item["id"], item.value_marks["id"], f"{path}.id", "an event")
+        title = self.text(item, "title", f"{path}.title", required=True)
+
+        category = None
+        if item.get("category") is not None:
+            name = str(item["category"])
+            category = categories.get(name)
+            if category is None:
+                suggestion = _suggest(name, categories)
+                self.problem(item.value_marks["category"], "unknown-category", N_(
+                    "There is no category '{value}' under 'categories'{hint}."),
+                    f"{path}.category", value=name,
+                    hint=f"; did you mean '{suggestion}'?" if suggestion else "")
+
+        dates = self.event_dates(item, path, header)
+        all_day, start, end, duration = self.event_times(item, path)
+
+        venue = None
+        if item.get("venue") is not None:
+            if isinstance(item["venue"], YMap):
+                venue = self.venue(item["venue"], item.value_marks["venue"], f"{path}.venue",
+                                   None)
+            else:
+                name = str(item["venue"])
+                venue = venues.get(name)
+                if venue is None:
+                    suggestion = _suggest(name, venues)
+                    self.problem(item.value_marks["venue"], "unknown-venue", N_(
+                        "There is no venue '{value}' under 'venues'{hint}."),
+                        f"{path}.venue", value=name,
+                        hint=f"; did you mean '{suggestion}'?" if suggestion else "")
+
+        status = self.text(item, "status", f"{path}.status") or "scheduled"
+        if status not in STATUSES:
+            self.problem(item.value_marks["status"], "invalid-status", N_(
+                "'{value}' is not a status; use scheduled, tentative or cancelled."),
+                f"{path}.status", value=status)
+            status = "scheduled"
+        notify = self.text_list(item, "notify", f"{path}.notify")
+        if self.channels is not None:
+            for name in notify:
+                if name not in self.channels:
+                    self.problem(item.value_marks["notify"], "unknown-channel", N_(
+                        "The channel '{value}' is not defined in the channels file."),
+                        f"{path}.notify", severity="warning", value=name)
+        own_reminders = self.offsets(item, "reminders", f"{path}.reminders")
+        description = self.text(item, "description", f"{path}.description")
+        hosts = self.text_list(item, "hosts", f"{path}.hosts")
+        url = self.url(item, "url", f"{path}.url")
+
+        errors_now = len([p for p in self.problems if p.is_error])
+        if errors_now > before or not (event_id and title and category and dates) \
+                or header is None:
+            return None
+        tz = zoneinfo.ZoneInfo(header["timezone"]) if _valid_timezone(header["timezone"]) \
+            else None
+        if tz is None:
+            return None
+        occurrences = tuple(
+            _occurrence(event_id, day, tz, all_day, start, end, duration, len(dates) > 1)
+            for day in dates)
+        return Event(id=event_id, title=title, category=category, dates=dates,
+                     occurrences=occurrences, all_day=all_day, start_time=start,
+                     end_time=end, duration=duration, venue=venue,
+                     description=description, hosts=hosts, own_reminders=own_reminders,
+                     notify=notify, status=status, url=url, line=mark.line)
+
+    def event_dates(self, item: YMap, path: str, header: dict | None) -> tuple[dt.date, ...]:
+        if "date" in item and "dates" in item:
+            self.problem(item.key_marks["dates"], "conflicting-keys", N_(
+                "Use either 'date' (one day) or 'dates' (a list of days), not both."),
+                f"{path}.dates")
+            return ()
+        if "date" not in item and "dates" not in item:
+            self.problem(item.mark, "missing-key", N_(
+                "The event has no 'date' (or 'dates' for a repeated event)."),
+                f"{path}.date")
+            return ()
+        if "date" in item:
+            values, marks, key = [item["date"]], [item.value_marks["date"]], "date"
+        else:
+            key = "dates"
+            values = item["dates"]
+            if not isinstance(values, YSeq) or not values:
+                self.problem(item.value_marks["dates"], "wrong-type", N_(
+                    "'dates' must be a list of Jalali dates, for example "
+                    "[1404-06-12, 1404-06-14]."), f"{path}.dates")
+                return ()
+            marks = values.item_marks
+        found: list[dt.date] = []
+        for index, (value, mark) in enumerate(zip(values, marks)):
+            where = f"{path}.{key}" + (f"[{index}]" if key == "dates" else "")
+            day = self.date(value, mark, where)
+            if day is None:
+                continue
+            if header and header.get("first_day") and header.get("last_day") and not (
+                    header["first_day"] <= day <= header["last_day"]):
+                self.problem(mark, "date-out-of-range", N_(
+                    "The date {value} is outside the programme's days ({first} to {last})."),
+                    where, value=str(value), first=jalali.iso_jalali(header["first_day"]),
+                    last=jalali.iso_jalali(header["last_day"]))
+                continue
+            if day in found:
+                self.problem(mark, "duplicate-date", N_(
+                    "The date {value} is listed twice."), where, value=str(value))
+                continue
+            found.append(day)
+        return tuple(sorted(found))
+
+    def event_times(self, item: YMap, path: str):
+        all_day = self.boolean(item, "all_day", f"{path}.all_day")
+        has_start = item.get("start") is not None
+        if all_day and (has_start or item.get("end") is not None
+                        or item.get("duration") is not None):
+            self.problem(item.key_marks["all_day"], "conflicting-keys", N_(
+                "An all-day event has no 'start', 'end' or 'duration'; remove them or "
+                "remove 'all_day'."), f"{path}.all_day")
+            return True, None, None, None
+        if not has_start:
+            for key in ("end", "duration"):
+                if item.get(key) is not None:
+                    self.problem(item.key_marks[key], "missing-key", N_(
+                        "'{key}' needs a 'start' time too (or remove it for an all-day "
+                        "event)."), f"{path}.{key}", key=key)
+            return True, None, None, None
+        start = self.time(item["start"], item.value_marks["start"], f"{path}.start")
+        end = duration = None
+        if item.get("end") is not None and item.get("duration") is not None:
+            self.problem(item.key_marks["duration"], "conflicting-keys", N_(
+                "Use either 'end' or 'duration', not both."), f"{path}.duration")
+        elif item.get("end") is not None:
+            end = self.time(item["end"], item.value_marks["end"], f"{path}.end")
+            if start is not None and end is not None and end <= start:
+                self.problem(item.value_marks["end"], "end-before-start", N_(
+                    "The end ({end}) is not after the start ({start}). For an event that "
+                    "runs past midnight, write 'duration' instead of 'end'."),
+                    f"{path}.end", end=end.strftime("%H:%M"), start=start.strftime("%H:%M"))
+                end = None
+        elif item.get("duration") is not None:
+            duration = self.offset(item["duration"], item.value_marks["duration"],
+                                   f"{path}.duration", positive=True)
+        else:
+            self.problem(item.key_marks["start"], "missing-key", N_(
+                "The event has a 'start' but no 'end' or 'duration'; add one, for example "
+                "end: \"17:30\" or duration: 90m."), f"{path}.end")
+        return False, start, end, duration
+
+    def venue_overlaps(self, events: list[Event]) -> None:
+        by_venue: dict[str, list[tuple[Occurrence, Event]]] = {}
+        for event in events:
+            if event.venue is None or event.cancelled:
+                continue
+            key = event.venue.id or jalali.normalise_letters(event.venue.name)
+            for occurrence in event.occurrences:
+                by_venue.setdefault(key, []).append((occurrence, event))
+        for entries in by_venue.values():
+            entries.sort(key=lambda pair: (pair[0].start, pair[0].end))
+            for (first, first_event), (second, second_event) in zip(entries, entries[1:]):
+                if second.start < first.end and not (first.all_day or second.all_day):
+                    self.problem(Mark(second_event.line, 3), "venue-overlap", N_(
+                        "'{second}' overlaps '{first}' (line {line}) at the same venue on "
+                        "{day}."), severity="warning", path=f"events.{second_event.id}",
+                        first=first_event.id, second=second_event.id,
+                        line=first_event.line, day=jalali.iso_jalali(second.day))
+
+
+def _valid_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _occurrence(event_id: str, day: dt.date, tz: dt.tzinfo, all_day: bool,
+                start: dt.time | None, end: dt.time | None, duration: dt.timedelta | None,
+                repeated: bool) -> Occurrence:
+    if all_day:
+        begins = dt.datetime.combine(day, dt.time(), tz)
+        ends = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+    else:
+        begins = dt.datetime.combine(day, start, tz)
+        if end is not None:
+            ends = dt.datetime.combine(day, end, tz)
+        else:
+            # Wall-clock arithmetic, so a 2 h event ends 2 h later on the clock the
+            # attendees read, even across a daylight-saving change.
+            ends = begins + duration
+    return Occurrence(event_id, day, begins, ends, all_day, repeated)
+
+
+def parse_offset(value: Any) -> dt.timedelta | None:
+    """``30m``, ``2h``, ``1d``, ``1d 2h``, ``1h30m`` or ISO 8601 (``PT2H``); any digits."""
+    if not isinstance(value, str):
+        return None
+    text = jalali.to_ascii_digits(value).strip()
+    if SHORT_DURATION_RE.match(text):
+        units = {"d": "days", "h": "hours", "m": "minutes"}
+        total = dt.timedelta()
+        for number, unit in SHORT_DURATION_PART.findall(text):
+            total += dt.timedelta(**{units[unit.lower()]: int(number)})
+        return total
+    if text[:1].upper() == "P" or text[:2].upper() in ("-P", "+P"):
+        try:
+            return vDuration.from_ical(text.upper())
+        except (ValueError, TypeError):
+            return None
+    return None
+
