@@ -14,6 +14,7 @@ import datetime as dt
 import re
 
 import jdatetime
+from babel import Locale
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
@@ -31,6 +32,10 @@ _ARABIC_LETTERS = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی"})
 MONTHS = (
     "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
     "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند",
+)
+LATIN_MONTHS = (
+    "Farvardin", "Ordibehesht", "Khordad", "Tir", "Mordad", "Shahrivar",
+    "Mehr", "Aban", "Azar", "Dey", "Bahman", "Esfand",
 )
 # Saturday first, as jdatetime's weekday() counts.
 WEEKDAYS = ("شنبه", "یکشنبه", "دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه")
@@ -149,6 +154,17 @@ def format_time_range(start: dt.datetime, end: dt.datetime) -> str:
 def format_gregorian(day: dt.date) -> str:
     """``2 September 2025``, in English month names (the Gregorian date shown beside)."""
     return f"{day.day} {GREGORIAN_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_gregorian_persian(day: dt.date) -> str:
+    """«۲ سپتامبر ۲۰۲۵»: the Gregorian date in Persian month names and digits (CLDR's)."""
+    month = Locale("fa").months["format"]["wide"][day.month]
+    return f"{to_persian_digits(day.day)} {month} {to_persian_digits(day.year)}"
+
+
+def days_until(day: dt.date, now: dt.datetime, tz: dt.tzinfo) -> int:
+    """Whole days from today (in ``tz``) to ``day``: 1 on the eve, 0 on the day itself."""
+    return (day - today_in(tz, now)).days
 
 
 def today_in(tz: dt.tzinfo, now: dt.datetime | None = None) -> dt.date:

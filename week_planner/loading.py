@@ -360,6 +360,7 @@ class _Builder:
         self.file = filename
         self.channels = set(channels) if channels is not None else None
         self.problems: list[Problem] = []
+        self.event_marks: dict[str, Mark] = {}
 
     # -- reporting
     def problem(self, mark: Mark | None, code: str, message: str, path: str = "",
@@ -457,7 +458,9 @@ class _Builder:
                 details = error.details
                 self.problem(mark, "invalid-date", N_(
                     "'{value}' is not a date: {month_name} {year} has {length} days."),
-                    path, value=value, month_name=jalali.month_name(details["month"]),
+                    path, value=value, month_name={
+                        "fa": jalali.month_name(details["month"]),
+                        "en": jalali.LATIN_MONTHS[details["month"] - 1]},
                     year=details["year"], length=details["length"])
             else:
                 self.problem(mark, "invalid-date", N_(
@@ -731,6 +734,7 @@ class _Builder:
                     second=item.value_marks["id"].line)
                 continue
             seen[event.id] = item.value_marks["id"]
+            self.event_marks[event.id] = mark
             events.append(event)
         return events
 
@@ -903,7 +907,7 @@ class _Builder:
             entries.sort(key=lambda pair: (pair[0].start, pair[0].end))
             for (first, first_event), (second, second_event) in zip(entries, entries[1:]):
                 if second.start < first.end and not (first.all_day or second.all_day):
-                    self.problem(Mark(second_event.line, 3), "venue-overlap", N_(
+                    self.problem(self.event_marks[second_event.id], "venue-overlap", N_(
                         "'{second}' overlaps '{first}' (line {line}) at the same venue on "
                         "{day}."), severity="warning", path=f"events.{second_event.id}",
                         first=first_event.id, second=second_event.id,
@@ -946,7 +950,7 @@ def parse_offset(value: Any) -> dt.timedelta | None:
         for number, unit in SHORT_DURATION_PART.findall(text):
             total += dt.timedelta(**{units[unit.lower()]: int(number)})
         return total
-    if text[:1].upper() == "P" or text[:2].upper() in ("-P", "+P"):
+    if text[:1].upper() == "P" and any(c.isdigit() for c in text):
         try:
             return vDuration.from_ical(text.upper())
         except (ValueError, TypeError):

@@ -43,6 +43,9 @@ def translations(language: str) -> NullTranslations:
 
 def translate(message: str, language: str = "fa", **args: Any) -> str:
     text = translations(language).gettext(message)
+    # A value given per language ({"fa": …, "en": …}), such as a month's name.
+    args = {key: value.get(language, value.get("en")) if isinstance(value, dict) else value
+            for key, value in args.items()}
     if language == "fa":
         args = {key: to_persian_digits(value) if isinstance(value, int) else value
                 for key, value in args.items()}
