@@ -1,0 +1,115 @@
+"""Property-based: any text, any YAML-shaped data, any mutation of a valid programme gives
+a model or specific problems — the loader never raises and never reports a catch-all."""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from week_planner.loading import LoadResult, load_text
+
+KNOWN_CODES = {
+    "yaml-syntax", "empty-file", "not-utf8", "file-too-large", "duplicate-key", "unknown-key",
+    "missing-key", "wrong-type", "invalid-id", "reserved-id", "duplicate-event-id",
+    "unknown-category", "unknown-venue", "invalid-date", "date-out-of-range", "date-order",
+    "duplicate-date", "invalid-time", "end-before-start", "invalid-offset", "unknown-timezone",
+    "invalid-location", "alias-bomb", "forbidden-tag", "conflicting-keys", "invalid-status",
+    "invalid-color", "invalid-url", "invalid-email", "too-deep", "arabic-letters",
+    "venue-overlap", "unknown-channel",
+}
+
+VALID = {
+    "programme": {"id": "prop-1404", "title": "هفته تعاون", "organiser": "اداره تعاون",
+                  "from": "1404-06-11", "to": "1404-06-17",
+                  "contact": {"phone": "۰۵۱", "email": "a@b.ir", "url": "https://b.ir"}},
+    "categories": {"visit": {"label": "بازدید", "color": "#2e7d32", "reminders": ["1d"]}},
+    "venues": {"hall": {"name": "سالن", "location": [35.2, 58.2]}},
+    "events": [
+        {"id": "a", "title": "بازدید", "category": "visit", "date": "1404-06-12",
+         "start": "09:00", "end": "10:00", "venue": "hall", "hosts": ["فرماندار"]},
+        {"id": "b", "title": "رژه", "category": "visit", "dates": ["1404-06-13"],
+         "start": "16:00", "duration": "90m", "status": "tentative"},
+    ],
+}
+
+
+def check(result: LoadResult) -> None:
+    assert isinstance(result, LoadResult)
+    for problem in result.problems:
+        assert problem.code in KNOWN_CODES, problem
+        assert problem.text("fa") and problem.text("en")
+    if result.programme is None:
+        assert result.errors, "no programme and no error"
+    else:
+        assert not result.errors
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                    st.text(max_size=20), st.sampled_from(
+                        ["1404-06-12", "1404-12-30", "25:00", "9:30", "1d", "PT2H", "#fff",
+                         "visit", "hall", "", "۱۴۰۴/۰۶/۱۲", "<<", "*", "!!python/object"]))
+yaml_data = st.recursive(
+    scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.text(max_size=8) | st.sampled_from(
+                                   ["programme", "events", "id", "date", "start"]),
+                                   children, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_any_text(text):
+    check(load_text(text, "any.yaml"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes(data):
+    check(load_text(data, "any.yaml"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(yaml_data)
+def test_any_yaml_shaped_data(data):
+    check(load_text(yaml.safe_dump(data, allow_unicode=True), "shaped.yaml"))
+
+
+def _paths(data, prefix=()):
+    yield prefix
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _paths(value, prefix + (index,))
+
+
+ALL_PATHS = [p for p in _paths(VALID) if p]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), yaml_data), min_size=1, max_size=3),
+       st.booleans())
+def test_mutations_of_a_valid_programme(mutations, delete):
+    data = copy.deepcopy(VALID)
+    for path, value in mutations:
+        target = data
+        try:
+            for step in path[:-1]:
+                target = target[step]
+            if delete:
+                del target[path[-1]]
+            else:
+                target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    check(load_text(yaml.safe_dump(data, allow_unicode=True), "mutated.yaml"))
+
+
+def test_the_valid_base_loads():
+    result = load_text(yaml.safe_dump(VALID, allow_unicode=True), "valid.yaml")
+    assert result.ok, [p.format("en") for p in result.problems]
