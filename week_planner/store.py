@@ -148,3 +148,220 @@ reminder_occurrences = Table(
     Column("state", Text, nullable=False),  # JSON: start, end, venue, status, title
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+
+# ---------------------------------------------------------------------------------------
+# Feeds: the revisions of every event occurrence as subscribers' calendars have seen it.
+# ``event_revisions`` holds the current snapshot (the user-visible fields, JSON) with its
+# SEQUENCE and LAST-MODIFIED; ``event_changes`` keeps every past revision for the public
+# changelog and change notices; ``feed_programmes`` keeps a programme's own fields so its
+# feeds can still be served (as cancelled) after its file is deleted. Used by feeds.py
+# through ``sync_revisions`` and ``load_revisions``.
+# ---------------------------------------------------------------------------------------
+import hashlib as _hashlib  # noqa: E402
+import json as _json  # noqa: E402
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from typing import Any as _Any, Mapping as _Mapping  # noqa: E402
+
+from sqlalchemy import Boolean, select  # noqa: E402
+
+feed_programmes = Table(
+    "feed_programmes", metadata,
+    Column("programme_id", String(200), primary_key=True),
+    Column("snapshot", Text, nullable=False),  # JSON: title, organiser, timezone, days…
+    Column("version", String(128), nullable=False),  # the file version last synced
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime()),  # when its schedule file disappeared
+)
+
+event_revisions = Table(
+    "event_revisions", metadata,
+    Column("programme_id", String(200), primary_key=True),
+    Column("occurrence_key", String(250), primary_key=True),
+    Column("event_id", String(200), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the canonical snapshot
+    Column("snapshot", Text, nullable=False),  # JSON of the user-visible fields
+    Column("removed", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("modified_at", UTCDateTime(), nullable=False),  # LAST-MODIFIED
+)
+
+event_changes = Table(
+    "event_changes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("programme_id", String(200), nullable=False),
+    Column("occurrence_key", String(250), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    # "added", "changed", "removed" (gone from the file) or "restored"
+    Column("kind", String(20), nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON after the change
+    Column("previous", Text),  # JSON before it (None when added)
+    Column("changed_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("programme_id", "occurrence_key", "sequence",
+                     name="uq_event_changes_sequence"),
+    Index("ix_event_changes_programme", "programme_id", "changed_at"),
+)
+
+
+@_dataclass(frozen=True)
+class Revision:
+    """One occurrence as feeds publish it."""
+
+    programme_id: str
+    occurrence_key: str
+    event_id: str
+    sequence: int
+    snapshot: _Mapping[str, _Any]
+    removed: bool
+    created_at: _dt.datetime
+    modified_at: _dt.datetime
+
+
+@_dataclass(frozen=True)
+class ProgrammeRevisions:
+    programme_id: str
+    programme: _Mapping[str, _Any] | None  # the stored programme snapshot
+    version: str | None
+    removed_at: _dt.datetime | None
+    revisions: tuple[Revision, ...]
+
+
+def snapshot_digest(snapshot: _Mapping[str, _Any]) -> str:
+    return _hashlib.sha256(_canonical_json(snapshot).encode("utf-8")).hexdigest()
+
+
+def _canonical_json(value: _Any) -> str:
+    return _json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def sync_revisions(engine: Engine, programme_id: str, version: str | None,
+                   programme: _Mapping[str, _Any] | None,
+                   occurrences: _Mapping[str, _Mapping[str, _Any]] | None,
+                   now: _dt.datetime) -> ProgrammeRevisions:
+    """Record the programme's current occurrences (``occurrence key → snapshot``) and
+    return the stored revisions.
+
+    A new occurrence starts at SEQUENCE 0; a changed one, one gone from the file and one
+    back again each get SEQUENCE + 1 and LAST-MODIFIED ``now``. ``occurrences=None`` means
+    the programme's file is gone: every occurrence becomes removed. All of it happens in
+    one write transaction that compares the stored digest before writing, so two
+    processes syncing the same change bump SEQUENCE once.
+    """
+    now = now.astimezone(_dt.timezone.utc).replace(microsecond=0)
+    with write_transaction(engine) as connection:
+        stored = {row.occurrence_key: row for row in connection.execute(
+            select(event_revisions).where(event_revisions.c.programme_id == programme_id))}
+        current = occurrences or {}
+        for key, snapshot in current.items():
+            digest = snapshot_digest(snapshot)
+            row = stored.get(key)
+            if row is None:
+                connection.execute(event_revisions.insert().values(
+                    programme_id=programme_id, occurrence_key=key,
+                    event_id=snapshot["event"], sequence=0, digest=digest,
+                    snapshot=_canonical_json(snapshot), removed=False,
+                    created_at=now, modified_at=now))
+                _record_change(connection, programme_id, key, snapshot["event"], 0,
+                               "added", snapshot, None, now)
+            elif row.digest != digest or row.removed:
+                _bump(connection, row, snapshot, digest, False,
+                      "restored" if row.removed else "changed", now)
+        for key, row in stored.items():
+            if key not in current and not row.removed:
+                _bump(connection, row, _json.loads(row.snapshot), row.digest, True,
+                      "removed", now)
+        _sync_programme(connection, programme_id, version, programme, now)
+        return _read(connection, programme_id)
+
+
+def _bump(connection: Connection, row, snapshot, digest: str, removed: bool,
+          kind: str, now: _dt.datetime) -> None:
+    result = connection.execute(
+        event_revisions.update()
+        .where(event_revisions.c.programme_id == row.programme_id,
+               event_revisions.c.occurrence_key == row.occurrence_key,
+               event_revisions.c.sequence == row.sequence)  # compare-and-set
+        .values(sequence=row.sequence + 1, digest=digest,
+                snapshot=_canonical_json(snapshot), removed=removed, modified_at=now))
+    if result.rowcount != 1:
+        raise RevisionConflict(f"{row.programme_id}/{row.occurrence_key} changed meanwhile")
+    _record_change(connection, row.programme_id, row.occurrence_key, row.event_id,
+                   row.sequence + 1, kind, snapshot, _json.loads(row.snapshot), now)
+
+
+class RevisionConflict(RuntimeError):
+    """Another process wrote the same revision first; sync again to see its result."""
+
+
+def _record_change(connection: Connection, programme_id: str, key: str, event_id: str,
+                   sequence: int, kind: str, snapshot, previous, now: _dt.datetime) -> None:
+    connection.execute(event_changes.insert().values(
+        programme_id=programme_id, occurrence_key=key, event_id=event_id,
+        sequence=sequence, kind=kind, snapshot=_canonical_json(snapshot),
+        previous=None if previous is None else _canonical_json(previous), changed_at=now))
+
+
+def _sync_programme(connection: Connection, programme_id: str, version: str | None,
+                    programme: _Mapping[str, _Any] | None, now: _dt.datetime) -> None:
+    row = connection.execute(select(feed_programmes).where(
+        feed_programmes.c.programme_id == programme_id)).first()
+    if programme is None:  # the file is gone: keep what was stored, note when
+        if row is not None and row.removed_at is None:
+            connection.execute(feed_programmes.update().where(
+                feed_programmes.c.programme_id == programme_id).values(removed_at=now))
+        return
+    text = _canonical_json(programme)
+    if row is None:
+        connection.execute(feed_programmes.insert().values(
+            programme_id=programme_id, snapshot=text, version=version or "",
+            updated_at=now, removed_at=None))
+    elif row.snapshot != text or row.removed_at is not None or row.version != version:
+        connection.execute(feed_programmes.update().where(
+            feed_programmes.c.programme_id == programme_id).values(
+            snapshot=text, version=version or "",
+            updated_at=now if row.snapshot != text or row.removed_at else row.updated_at,
+            removed_at=None))
+
+
+def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
+    row = connection.execute(select(feed_programmes).where(
+        feed_programmes.c.programme_id == programme_id)).first()
+    revisions = tuple(
+        Revision(r.programme_id, r.occurrence_key, r.event_id, r.sequence,
+                 _json.loads(r.snapshot), bool(r.removed), r.created_at, r.modified_at)
+        for r in connection.execute(
+            select(event_revisions)
+            .where(event_revisions.c.programme_id == programme_id)
+            .order_by(event_revisions.c.occurrence_key)))
+    return ProgrammeRevisions(
+        programme_id, None if row is None else _json.loads(row.snapshot),
+        None if row is None else row.version, None if row is None else row.removed_at,
+        revisions)
+
+
+def load_revisions(engine: Engine, programme_id: str) -> ProgrammeRevisions:
+    with engine.connect() as connection:
+        return _read(connection, programme_id)
+
+
+def stored_programme_ids(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(feed_programmes.c.programme_id)).scalars())
+
+
+def event_history(engine: Engine, programme_id: str,
+                  since: _dt.datetime | None = None) -> list[dict]:
+    """Every recorded change of a programme's occurrences, oldest first."""
+    query = select(event_changes).where(event_changes.c.programme_id == programme_id)
+    if since is not None:
+        query = query.where(event_changes.c.changed_at >= since)
+    with engine.connect() as connection:
+        return [
+            {"occurrence_key": r.occurrence_key, "event_id": r.event_id,
+             "sequence": r.sequence, "kind": r.kind, "snapshot": _json.loads(r.snapshot),
+             "previous": None if r.previous is None else _json.loads(r.previous),
+             "changed_at": r.changed_at}
+            for r in connection.execute(query.order_by(event_changes.c.changed_at,
+                                                       event_changes.c.id))]
