@@ -66,6 +66,17 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "RETRY_DELAYS": ([30, 60, 120, 300, 600, 1800, 3600], _as_list_of_ints,
                      "Seconds between attempts to send a failed reminder; the last "
                      "repeats until the event starts."),
+    "REMINDER_SWEEP_INTERVAL": (30.0, float,
+                                "Seconds between the scheduler's safety sweeps (schedule "
+                                "changes, subscriptions made by other processes, leases)."),
+    "REMINDER_LEASE": (300.0, float,
+                       "Seconds a claimed reminder stays claimed; one left claimed by a "
+                       "process that died is retried after this."),
+    "REMINDER_BATCH_SIZE": (50, _as_int, "Reminders claimed at once by one process."),
+    "CONFIRM_MAX_AGE": (172800, _as_int,
+                        "Seconds a subscription's confirmation link or code stays valid."),
+    "SUBSCRIBE_RATE_LIMIT": (10, _as_int,
+                             "Subscription requests allowed per client address per hour."),
     "LANGUAGE": ("fa", str, "Language of messages (fa or en)."),
     "TESTING": (False, _as_bool, "Flask's testing mode."),
 }
