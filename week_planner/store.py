@@ -150,6 +150,20 @@ reminder_occurrences = Table(
 )
 
 
+def app_engine(app) -> Engine:
+    """The application's one engine, made on first use from ``DATABASE_URL`` with the
+    schema created; kept in ``app.extensions["week_planner.engine"]``."""
+    engine = app.extensions.get("week_planner.engine")
+    if engine is None:
+        engine = engine_for(app.config["DATABASE_URL"])
+        try:
+            create_schema(engine)
+        except Exception:  # another process created the tables at the same moment
+            create_schema(engine)
+        engine = app.extensions.setdefault("week_planner.engine", engine)
+    return engine
+
+
 # ---------------------------------------------------------------------------------------
 # Feeds: the revisions of every event occurrence as subscribers' calendars have seen it.
 # ``event_revisions`` holds the current snapshot (the user-visible fields, JSON) with its
