@@ -126,17 +126,19 @@ def _secret_key(configured: str | None, instance: Path) -> str:
                               "(at least 16 characters); unset it to have one generated")
         return configured
     path = instance / "secret_key"
-    try:
+    if path.exists():
         return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # Create it exclusively so two processes starting at once agree on one key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+    # Written to a private temporary file, then linked into place: the link fails when
+    # another process got there first, and a reader never sees a half-written key.
+    temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text(encoding="ascii").strip()
