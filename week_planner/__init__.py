@@ -36,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                  "format_time_range", "format_gregorian", "iso_jalali", "weekday_name"):
         app.add_template_filter(getattr(jalali, name), name)
 
+    from . import operations
+    operations.init_app(app)
     from .views import pages
     app.register_blueprint(pages)
     return app

@@ -1,0 +1,93 @@
+"""/healthz, /metrics, the request log line, and live reload through the watcher."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from week_planner import get_registry
+from week_planner.watching import start_watching
+
+SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+
+
+def test_healthz_reports_programmes_database_and_load_errors(client, schedules_dir):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["database"]["ok"] is True
+    programme = body["programmes"]["khalilabad-1404"]
+    assert len(programme["version"]) == 16 and programme["loaded_at"]
+    assert body["load_errors"] == []
+
+    broken = SAMPLE.read_text(encoding="utf-8").replace("to: 1404-06-17", "to: 1404-06-77")
+    (schedules_dir / SAMPLE.name).write_text(broken, encoding="utf-8")
+    os.utime(schedules_dir / SAMPLE.name, ns=(10**9, 10**9))
+    body = client.get("/healthz").get_json()
+    assert "khalilabad-1404" in body["programmes"]  # the last good version is still served
+    [error] = body["load_errors"]
+    assert f"{SAMPLE.name}:13:7: error:" in error and "[invalid-date]" in error
+
+
+def test_healthz_says_when_the_database_is_unreachable(tmp_path, schedules_dir):
+    from week_planner import create_app
+    app = create_app({"INSTANCE_DIR": str(tmp_path / "i"), "SCHEDULES_DIR": str(schedules_dir),
+                      "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/x/../../db.sqlite3"})
+    (tmp_path / "no").write_text("a file where a folder should be")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"]["ok"] is False
+
+
+def test_metrics_count_requests_and_load_errors(client):
+    client.get("/healthz")
+    client.get("/no-such-programme/")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'week_planner_requests_total{kind="operations",status="200"} 1.0' in text
+    assert 'week_planner_requests_total{kind="page",status="404"} 1.0' in text
+    assert "week_planner_schedule_load_errors 0.0" in text
+    assert "week_planner_programmes 1.0" in text
+    assert 'week_planner_reminders{status="pending"}' in text
+
+
+def test_one_log_line_per_request_without_query_string(client, caplog):
+    with caplog.at_level(logging.INFO, logger="week_planner.requests"):
+        client.get("/healthz?token=secret-value")
+    lines = [r.getMessage() for r in caplog.records if r.name == "week_planner.requests"]
+    assert len(lines) == 1
+    assert "GET /healthz 200" in lines[0] and "secret-value" not in lines[0]
+
+
+def wait_for(condition, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_watcher_applies_a_valid_edit_within_a_second(app, schedules_dir):
+    registry = get_registry(app)
+    registry.interval = 3600  # only the watcher can notice the change now
+    watcher = start_watching(registry)
+    try:
+        path = schedules_dir / SAMPLE.name
+        text = SAMPLE.read_text(encoding="utf-8")
+        path.write_text(text.replace("رژه خودروهای", "رژهٔ بزرگ خودروهای"), encoding="utf-8")
+        elapsed = wait_for(lambda: registry._snapshot.programmes["khalilabad-1404"]
+                           .event("taxi-parade").title.startswith("رژهٔ بزرگ"), 5)
+        assert elapsed < 1.0
+
+        path.write_text(text.replace("date: 1404-06-15", "date: 1404-06-99"), encoding="utf-8")
+        wait_for(lambda: any(p.code == "invalid-date" for state in
+                             registry._snapshot.files.values()
+                             for p in state.result.problems), 5)
+        assert registry._snapshot.programmes["khalilabad-1404"].event(
+            "taxi-parade").title.startswith("رژهٔ بزرگ")
+
+        path.unlink()
+        wait_for(lambda: "khalilabad-1404" in registry._snapshot.gone, 5)
+        assert app.test_client().get("/healthz").get_json()["gone"] == ["khalilabad-1404"]
+    finally:
+        watcher.stop()

@@ -1,0 +1,153 @@
+"""What operators look at: ``/healthz`` (JSON), ``/metrics`` (Prometheus text) and one log
+line per request.
+
+``init_app(app)`` registers the blueprint and the request hooks. Counters are kept per
+application in their own prometheus_client registry, so several apps in one process (tests,
+an exporter) never mix their figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from . import store
+
+operations = Blueprint("operations", __name__)
+request_log = logging.getLogger("week_planner.requests")
+
+
+class _Metrics:
+    def __init__(self, app: Flask):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("week_planner_requests", "HTTP requests answered.",
+                                ["kind", "status"], registry=self.registry)
+        self.feed_requests = Counter("week_planner_feed_requests",
+                                     "iCalendar feed requests answered.", ["status"],
+                                     registry=self.registry)
+        self.load_errors = Gauge("week_planner_schedule_load_errors",
+                                 "Errors in the schedule files' latest versions.",
+                                 registry=self.registry)
+        self.programmes = Gauge("week_planner_programmes", "Programmes being served.",
+                                registry=self.registry)
+        self.registry.register(_OutboxCollector(app))
+
+
+class _OutboxCollector:
+    """Reminder outbox rows by status, read from the database at scrape time."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        family = GaugeMetricFamily("week_planner_reminders",
+                                   "Reminder outbox rows by status.", labels=["status"])
+        counts = {status: 0 for status in ("pending", "sending", "sent", "failed",
+                                           "cancelled", "missed")}
+        try:
+            with store.app_engine(self.app).connect() as connection:
+                table = store.reminder_outbox
+                for status, count in connection.execute(
+                        select(table.c.status, func.count()).group_by(table.c.status)):
+                    counts[status] = count
+        except Exception:  # the database being down shows at /healthz, not as a 500 here
+            logging.getLogger(__name__).warning("cannot count reminders", exc_info=True)
+        for status, count in counts.items():
+            family.add_metric([status], count)
+        yield family
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["week_planner.metrics"] = _Metrics(app)
+    app.register_blueprint(operations)
+    app.before_request(_start_timer)
+    app.after_request(_count_and_log)
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _request_kind() -> str:
+    path = request.path
+    if path.endswith(".ics"):
+        return "feed"
+    if path.startswith("/static/"):
+        return "static"
+    if path in ("/healthz", "/metrics"):
+        return "operations"
+    return "page"
+
+
+def _count_and_log(response: Response) -> Response:
+    metrics: _Metrics = current_app.extensions["week_planner.metrics"]
+    kind = _request_kind()
+    metrics.requests.labels(kind, str(response.status_code)).inc()
+    if kind == "feed":
+        metrics.feed_requests.labels(str(response.status_code)).inc()
+    elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+    # The path only: query strings may carry tokens, and no address is ever logged.
+    request_log.info("%s %s %s %d %.1fms", request.remote_addr or "-", request.method,
+                     request.path, response.status_code, elapsed)
+    return response
+
+
+@operations.route("/healthz")
+def healthz():
+    from . import get_registry
+    registry = get_registry(current_app)
+    snapshot = registry.snapshot()
+    problems = registry.problems()
+    database = {"ok": True}
+    try:
+        with store.app_engine(current_app).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        database = {"ok": False, "error": type(error).__name__}
+    scheduler = current_app.extensions.get("week_planner.scheduler")
+    scheduler_state = scheduler.state() if scheduler is not None and \
+        hasattr(scheduler, "state") else {"running": False,
+                                          "note": "not running in this process"}
+    errors = [problem.format("en") for problem in problems if problem.is_error]
+    body = {
+        "status": "ok" if database["ok"] else "degraded",
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "programmes": {
+            programme_id: {
+                "version": programme.version,
+                "file": programme.source,
+                "draft": programme.draft,
+                "loaded_at": snapshot.loaded_at[programme_id].isoformat(timespec="seconds"),
+            }
+            for programme_id, programme in sorted(snapshot.programmes.items())
+        },
+        "gone": sorted(snapshot.gone),
+        "load_errors": errors,
+        "database": database,
+        "scheduler": scheduler_state,
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    response.status_code = 200 if database["ok"] else 503
+    return response
+
+
+@operations.route("/metrics")
+def metrics():
+    from . import get_registry
+    registry = get_registry(current_app)
+    collected: _Metrics = current_app.extensions["week_planner.metrics"]
+    collected.load_errors.set(sum(p.is_error for p in registry.problems()))
+    collected.programmes.set(len(registry.snapshot().programmes))
+    return Response(generate_latest(collected.registry),
+                    mimetype="text/plain; version=0.0.4; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})
