@@ -41,3 +41,43 @@ def app(tmp_path: Path, schedules_dir: Path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def _postgres_admin_url() -> str | None:
+    import os
+    return os.environ.get("WEEK_PLANNER_TEST_POSTGRESQL_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path):
+    """A fresh, empty database: a SQLite file, and a new PostgreSQL database.
+
+    PostgreSQL comes from ``WEEK_PLANNER_TEST_POSTGRESQL_URL`` (``scripts/test`` starts one
+    with ``scripts/postgres``). Without it the PostgreSQL runs skip on a developer's
+    machine, and fail in CI, where they must run.
+    """
+    import os
+    import uuid
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    admin_url = _postgres_admin_url()
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: WEEK_PLANNER_TEST_POSTGRESQL_URL "
+                        "is not set (scripts/postgres starts a server)")
+        pytest.skip("no PostgreSQL server (set WEEK_PLANNER_TEST_POSTGRESQL_URL)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"week_planner_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
