@@ -6,6 +6,7 @@ scheduler (``week-planner serve`` and ``week-planner scheduler`` do).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,8 +41,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     operations.init_app(app)
     from .views import pages
     app.register_blueprint(pages)
+    from .calendar_views import calendar
+    app.register_blueprint(calendar)
     return app
 
 
 def get_registry(app: Flask) -> Registry:
     return app.extensions["week_planner.registry"]
+
+
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine(app: Flask):
+    """The app's database engine, made from ``DATABASE_URL`` on first use (with its
+    tables created)."""
+    engine = app.extensions.get("week_planner.engine")
+    if engine is None:
+        from .store import create_schema, engine_for
+        with _ENGINE_LOCK:
+            engine = app.extensions.get("week_planner.engine")
+            if engine is None:
+                engine = engine_for(app.config["DATABASE_URL"])
+                create_schema(engine)
+                app.extensions["week_planner.engine"] = engine
+    return engine

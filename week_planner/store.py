@@ -231,6 +231,7 @@ class Revision:
     removed: bool
     created_at: _dt.datetime
     modified_at: _dt.datetime
+    past_categories: frozenset[str] = frozenset()  # categories it had before this one
 
 
 @_dataclass(frozen=True)
@@ -342,13 +343,21 @@ def _sync_programme(connection: Connection, programme_id: str, version: str | No
 def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
     row = connection.execute(select(feed_programmes).where(
         feed_programmes.c.programme_id == programme_id)).first()
+    past: dict[str, set[str]] = {}
+    for key, previous in connection.execute(
+            select(event_changes.c.occurrence_key, event_changes.c.previous)
+            .where(event_changes.c.programme_id == programme_id,
+                   event_changes.c.previous.is_not(None))):
+        past.setdefault(key, set()).add(_json.loads(previous).get("category"))
     revisions = tuple(
         Revision(r.programme_id, r.occurrence_key, r.event_id, r.sequence,
-                 _json.loads(r.snapshot), bool(r.removed), r.created_at, r.modified_at)
+                 snapshot, bool(r.removed), r.created_at, r.modified_at,
+                 frozenset(past.get(r.occurrence_key, set()) - {snapshot.get("category")}))
         for r in connection.execute(
             select(event_revisions)
             .where(event_revisions.c.programme_id == programme_id)
-            .order_by(event_revisions.c.occurrence_key)))
+            .order_by(event_revisions.c.occurrence_key))
+        for snapshot in [_json.loads(r.snapshot)])
     return ProgrammeRevisions(
         programme_id, None if row is None else _json.loads(row.snapshot),
         None if row is None else row.version, None if row is None else row.removed_at,

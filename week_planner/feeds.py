@@ -1,0 +1,403 @@
+"""Programme → iCalendar bytes.
+
+Feeds are built from the stored revisions (``store.Revision``), not from the model
+directly, so that an occurrence removed from its file — or a whole deleted file — is still
+published as ``STATUS:CANCELLED`` with a bumped ``SEQUENCE``. The model side is
+``programme_snapshot`` and ``occurrence_snapshots``: the user-visible fields the store
+records. ``build_feed(...)`` makes the bytes; it is pure, and ``now`` (which sets the time
+phase and which cancelled occurrences are old enough to drop) is a parameter.
+
+UIDs come from the programme id, the event id and, for repeated events, the occurrence's
+date only. ``DTSTAMP`` and ``LAST-MODIFIED`` are the time of the occurrence's last change,
+so a feed stays byte-for-byte the same until the programme or its time phase changes.
+
+Every ``TZID`` used gets a ``VTIMEZONE`` built here from the zone's real transitions over
+the years of the events (``vtimezone``, cached per zone and years). icalendar's own
+``Timezone.from_tzinfo`` output for Asia/Tehran lists its DST years as RDATEs that
+vobject and ical.js ignore, so both read 1398 summer times an hour off; and its bounded
+variant puts the spring DTSTART in the new offset instead of the old one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+import icalendar
+from icalendar import Alarm, Calendar, Timezone, TimezoneDaylight, TimezoneStandard
+from icalendar import Event as VEvent
+
+from . import jalali
+from .model import Event, Occurrence, Programme
+
+PRODID = "-//week-planner//Cooperative Week programme//FA"
+UID_DOMAIN = "week-planner"
+CANCELLED_PREFIX = "لغو شد: "
+MY_PROGRAMME_NAME = "برنامهٔ من"
+
+# How often clients should fetch the feed in each time phase of the programme.
+REFRESH_INTERVALS = {
+    "before": dt.timedelta(hours=6),
+    "during": dt.timedelta(hours=1),
+    "after": dt.timedelta(days=1),
+    "gone": dt.timedelta(days=1),
+}
+
+STATUS = {"scheduled": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+
+
+# ----------------------------------------------------------------- model → snapshots
+
+def programme_snapshot(programme: Programme) -> dict[str, Any]:
+    """The programme's own fields that feeds show, as the store keeps them."""
+    return {
+        "id": programme.id,
+        "title": programme.title,
+        "organiser": programme.organiser,
+        "description": programme.description,
+        "timezone": programme.timezone,
+        "first_day": programme.first_day.isoformat(),
+        "last_day": programme.last_day.isoformat(),
+        "start": programme.start().isoformat(),
+        "end": programme.end().isoformat(),
+        "categories": {c.id: c.label for c in programme.categories.values()},
+    }
+
+
+def occurrence_snapshots(programme: Programme) -> dict[str, dict[str, Any]]:
+    """``occurrence key → the user-visible fields of that occurrence``."""
+    return {occurrence.key: occurrence_snapshot(programme, event, occurrence)
+            for event in programme.events for occurrence in event.occurrences}
+
+
+def occurrence_snapshot(programme: Programme, event: Event,
+                        occurrence: Occurrence) -> dict[str, Any]:
+    venue = event.venue
+    return {
+        "event": event.id,
+        "title": event.title,
+        "category": event.category.id,
+        "category_label": event.category.label,
+        "timezone": programme.timezone,
+        "all_day": occurrence.all_day,
+        "start": (occurrence.day.isoformat() if occurrence.all_day
+                  else occurrence.start.isoformat()),
+        "end": (occurrence.end.date().isoformat() if occurrence.all_day
+                else occurrence.end.isoformat()),
+        "venue": None if venue is None else {
+            "name": venue.name, "address": venue.address,
+            "location": None if venue.location is None else list(venue.location)},
+        "description": event.description,
+        "hosts": list(event.hosts),
+        "status": event.status,
+        "url": event.url,
+        "reminders": [int(offset.total_seconds()) for offset in event.reminders],
+    }
+
+
+def uid(programme_id: str, occurrence_key: str) -> str:
+    """``<programme>/<event>[/<date>]@week-planner``: never changes for an occurrence."""
+    return f"{programme_id}/{occurrence_key.replace('@', '/')}@{UID_DOMAIN}"
+
+
+# ------------------------------------------------------------------------- selecting
+
+@dataclass(frozen=True)
+class Selection:
+    """Which occurrences a feed holds: all, one category's, or some events'."""
+
+    category: str | None = None
+    events: frozenset[str] | None = None
+
+    def takes(self, revision) -> bool | None:
+        """True: publish as it is; False: publish as cancelled; None: leave out."""
+        if self.events is not None and revision.event_id not in self.events:
+            return None
+        if self.category is not None:
+            if revision.snapshot.get("category") == self.category:
+                return True
+            # Moved to another category: this feed's subscribers must see it go.
+            if self.category in revision.past_categories:
+                return False
+            return None
+        return True
+
+
+@dataclass(frozen=True)
+class Entry:
+    revision: Any  # store.Revision
+    cancelled: bool
+
+
+def select_entries(revisions: Iterable, selection: Selection, now: dt.datetime,
+                   retention: dt.timedelta) -> list[Entry]:
+    """The occurrences a feed publishes at ``now``; cancelled ones only within
+    ``retention`` of their cancellation."""
+    entries = []
+    for revision in revisions:
+        taken = selection.takes(revision)
+        if taken is None:
+            continue
+        cancelled = (not taken or revision.removed
+                     or revision.snapshot.get("status") == "cancelled")
+        if cancelled and now >= revision.modified_at + retention:
+            continue
+        entries.append(Entry(revision, cancelled))
+    return sorted(entries, key=lambda e: (_start_instant(e.revision.snapshot),
+                                          e.revision.occurrence_key))
+
+
+def expired_since(revisions: Iterable, selection: Selection, now: dt.datetime,
+                  retention: dt.timedelta) -> dt.datetime | None:
+    """When the latest cancelled occurrence dropped out of the feed (it changed then)."""
+    moments = [revision.modified_at + retention for revision in revisions
+               if selection.takes(revision) is not None
+               and (selection.takes(revision) is False or revision.removed
+                    or revision.snapshot.get("status") == "cancelled")
+               and now >= revision.modified_at + retention]
+    return max(moments, default=None)
+
+
+def phase(programme: Mapping[str, Any], now: dt.datetime, gone: bool = False) -> str:
+    """``before``, ``during`` or ``after`` the week (``gone`` for a deleted file)."""
+    if gone:
+        return "gone"
+    if now < dt.datetime.fromisoformat(programme["start"]):
+        return "before"
+    if now >= dt.datetime.fromisoformat(programme["end"]):
+        return "after"
+    return "during"
+
+
+def phase_began(programme: Mapping[str, Any], current_phase: str) -> dt.datetime | None:
+    if current_phase == "during":
+        return dt.datetime.fromisoformat(programme["start"])
+    if current_phase == "after":
+        return dt.datetime.fromisoformat(programme["end"])
+    return None
+
+
+# -------------------------------------------------------------------------- building
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed says about itself."""
+
+    name: str
+    description: str | None
+    source_url: str  # the feed's own address
+    page_url: str  # the page it belongs to
+
+
+def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[Entry], *,
+               programme_id: str, base_url: str, current_phase: str,
+               all_day_reminder_hour: int = 8) -> bytes:
+    """The iCalendar bytes of a feed (``programme`` is a ``programme_snapshot``)."""
+    entries = list(entries)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    # X- properties are added as vText: icalendar would write a plain str unescaped.
+    calendar.add("name", icalendar.vText(info.name))
+    calendar.add("x-wr-calname", icalendar.vText(info.name))
+    if info.description:
+        calendar.add("description", icalendar.vText(info.description.strip()))
+        calendar.add("x-wr-caldesc", icalendar.vText(info.description.strip()))
+    calendar.add("x-wr-timezone", icalendar.vText(programme["timezone"]))
+    refresh = REFRESH_INTERVALS[current_phase]
+    calendar.add("refresh-interval", icalendar.vDuration(refresh),
+                 parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", icalendar.vDuration(refresh))
+    calendar.add("source", info.source_url)
+    calendar.add("url", info.page_url)
+
+    for tzid, (first, last) in sorted(_zone_years(entries, programme).items()):
+        calendar.add_component(vtimezone(tzid, first, last))
+    for entry in entries:
+        calendar.add_component(_vevent(entry, programme_id, base_url, all_day_reminder_hour))
+    return calendar.to_ical()
+
+
+def _zone_years(entries: list[Entry], programme: Mapping[str, Any]) -> dict[str, tuple]:
+    years: dict[str, tuple[int, int]] = {}
+    for entry in entries:
+        snapshot = entry.revision.snapshot
+        if snapshot["all_day"]:
+            continue
+        tzid = snapshot["timezone"]
+        zone = ZoneInfo(tzid)
+        for key in ("start", "end"):
+            year = dt.datetime.fromisoformat(snapshot[key]).astimezone(zone).year
+            first, last = years.get(tzid, (year, year))
+            years[tzid] = (min(first, year), max(last, year))
+    return years
+
+
+def _start_instant(snapshot: Mapping[str, Any]) -> dt.datetime:
+    if snapshot["all_day"]:
+        return dt.datetime.combine(dt.date.fromisoformat(snapshot["start"]), dt.time(),
+                                   ZoneInfo(snapshot["timezone"]))
+    return dt.datetime.fromisoformat(snapshot["start"])
+
+
+def _vevent(entry: Entry, programme_id: str, base_url: str,
+            all_day_reminder_hour: int) -> VEvent:
+    revision, snapshot = entry.revision, entry.revision.snapshot
+    zone = ZoneInfo(snapshot["timezone"])
+    event = VEvent()
+    event.add("uid", uid(programme_id, revision.occurrence_key))
+    event.add("dtstamp", revision.modified_at)
+    event.add("created", revision.created_at)
+    event.add("last-modified", revision.modified_at)
+    event.add("sequence", revision.sequence)
+    title = snapshot["title"]
+    event.add("summary", CANCELLED_PREFIX + title if entry.cancelled else title)
+    if snapshot["all_day"]:
+        day = dt.date.fromisoformat(snapshot["start"])
+        event.add("dtstart", day)
+        event.add("dtend", dt.date.fromisoformat(snapshot["end"]))
+        event.add("transp", "TRANSPARENT")  # an all-day desk does not fill the day
+    else:
+        start = dt.datetime.fromisoformat(snapshot["start"]).astimezone(zone)
+        end = dt.datetime.fromisoformat(snapshot["end"]).astimezone(zone)
+        event.add("dtstart", start)
+        event.add("dtend", end)
+    page_url = event_page_url(base_url, programme_id, snapshot["event"])
+    event.add("description", _description(snapshot, entry.cancelled, page_url))
+    venue = snapshot.get("venue")
+    if venue:
+        event.add("location", "، ".join(part for part in (venue["name"], venue["address"])
+                                        if part))
+        if venue.get("location"):
+            event.add("geo", tuple(venue["location"]))
+    event.add("url", page_url)
+    event.add("categories", [snapshot["category_label"]])
+    event.add("class", "PUBLIC")
+    event.add("status", "CANCELLED" if entry.cancelled else STATUS[snapshot["status"]])
+    if not entry.cancelled:
+        for seconds in snapshot["reminders"]:
+            event.add_component(_alarm(event["uid"], title, seconds, snapshot["all_day"],
+                                       all_day_reminder_hour))
+    return event
+
+
+def _alarm(event_uid: str, title: str, seconds: int, all_day: bool, hour: int) -> Alarm:
+    alarm = Alarm()
+    alarm.add("uid", f"{event_uid}/alarm/{seconds}")  # RFC 9074: one alarm, not copies
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", title)
+    offset = dt.timedelta(seconds=seconds)
+    # An all-day event's reminders count from ALL_DAY_REMINDER_HOUR of its day.
+    alarm.add("trigger", dt.timedelta(hours=hour) - offset if all_day else -offset)
+    return alarm
+
+
+def event_page_url(base_url: str, programme_id: str, event_id: str) -> str:
+    return f"{base_url.rstrip('/')}/{programme_id}/events/{event_id}/"
+
+
+def when_text(snapshot: Mapping[str, Any]) -> str:
+    """«سه‌شنبه ۱۱ شهریور ۱۴۰۴، ساعت ۰۸:۰۰ تا ۰۹:۰۰»: calendar apps show Gregorian dates."""
+    if snapshot["all_day"]:
+        day = dt.date.fromisoformat(snapshot["start"])
+        return f"{jalali.format_date(day, weekday=True)}، تمام روز"
+    zone = ZoneInfo(snapshot["timezone"])
+    start = dt.datetime.fromisoformat(snapshot["start"]).astimezone(zone)
+    end = dt.datetime.fromisoformat(snapshot["end"]).astimezone(zone)
+    text = f"{jalali.format_date(start.date(), weekday=True)}، ساعت "
+    if end.date() != start.date():
+        return (f"{text}{jalali.format_time(start)} تا "
+                f"{jalali.format_date(end.date(), weekday=True)}، ساعت "
+                f"{jalali.format_time(end)}")
+    return text + jalali.format_time_range(start, end)
+
+
+def _description(snapshot: Mapping[str, Any], cancelled: bool, page_url: str) -> str:
+    lines = []
+    if cancelled:
+        lines.append("این برنامه لغو شد.")
+    lines.append(when_text(snapshot))
+    if snapshot.get("description"):
+        lines += ["", snapshot["description"].strip()]
+    if snapshot.get("hosts"):
+        lines += ["", "با حضور: " + "، ".join(snapshot["hosts"])]
+    venue = snapshot.get("venue")
+    if venue:
+        lines.append("مکان: " + "، ".join(p for p in (venue["name"], venue["address"]) if p))
+    if snapshot.get("url"):
+        lines.append(snapshot["url"])
+    lines += ["", page_url]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------- timezones
+
+@functools.lru_cache(maxsize=64)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """A VTIMEZONE for ``tzid`` from 1 January of ``first_year`` to the end of
+    ``last_year``: the offset in force at the start, then one sub-component per real
+    transition, each ``DTSTART`` the local time before it (RFC 5545 §3.6.5).
+
+    Built once per zone and years; do not modify the returned component.
+    """
+    zone = ZoneInfo(tzid)
+    start = dt.datetime(first_year, 1, 1, tzinfo=zone).astimezone(dt.timezone.utc)
+    stop = dt.datetime(last_year + 1, 1, 1, tzinfo=zone).astimezone(dt.timezone.utc)
+    component = Timezone()
+    component.add("tzid", tzid)
+
+    state = _zone_state(zone, start)
+    component.add_component(_observance(state, state, start.astimezone(zone)
+                                        .replace(tzinfo=None)))
+    for moment in _transitions(zone, start, stop):
+        new = _zone_state(zone, moment)
+        local_before = (moment + state[0]).replace(tzinfo=None)
+        component.add_component(_observance(state, new, local_before))
+        state = new
+    return component
+
+
+def _zone_state(zone: ZoneInfo, moment: dt.datetime) -> tuple:
+    local = moment.astimezone(zone)
+    return (local.utcoffset(), bool(local.dst()), local.tzname())
+
+
+def _transitions(zone: ZoneInfo, start: dt.datetime, stop: dt.datetime):
+    """The UTC instants (to the second) at which the zone's offset, DST flag or name
+    changes, found by stepping six hours at a time and bisecting each change."""
+    step = dt.timedelta(hours=6)
+    moment, state = start, _zone_state(zone, start)
+    while moment < stop:
+        following = min(moment + step, stop)
+        new = _zone_state(zone, following)
+        if new != state:
+            low, high = moment, following  # state at low, new at high
+            while high - low > dt.timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(microsecond=0)
+                if middle <= low:
+                    middle = low + dt.timedelta(seconds=1)
+                if _zone_state(zone, middle) == state:
+                    low = middle
+                else:
+                    high = middle
+            yield high
+            state = _zone_state(zone, high)
+            moment = high
+            continue
+        moment = following
+
+
+def _observance(before: tuple, after: tuple, local_start: dt.datetime):
+    observance = TimezoneDaylight() if after[1] else TimezoneStandard()
+    observance.add("dtstart", local_start)
+    observance.add("tzoffsetfrom", before[0])
+    observance.add("tzoffsetto", after[0])
+    if after[2]:
+        observance.add("tzname", after[2])
+    return observance
