@@ -76,6 +76,30 @@ def preview_link(ctx: click.Context, programme: str) -> None:
 
 
 @main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--base-url", help="Public address the files will be served from "
+                                 "(absolute links in feeds and pages). Default: BASE_URL.")
+def export(outdir: Path, base_url: str | None) -> None:
+    """Write the whole public site as static files into OUTDIR."""
+    from . import create_app, get_registry
+    from .export import export_site
+    try:
+        app = create_app({"BASE_URL": base_url.rstrip("/")} if base_url else None)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    extra = []
+    for programme in get_registry(app).programmes():
+        extra += [f"/{programme.id}.ics", f"/{programme.id}/schedule.json",
+                  f"/{programme.id}/schedule.xml", f"/{programme.id}/changes/",
+                  f"/{programme.id}/changes.atom"]
+    report = export_site(app, outdir, tuple(extra))
+    for path, status in sorted(report.failed.items()):
+        click.echo(f"not exported: {path} (HTTP {status})", err=True)
+    click.echo(f"{len(report.written)} files written to {outdir}")
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

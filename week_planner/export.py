@@ -1,0 +1,106 @@
+"""Static export: the whole public site as files, at the same paths as the live service.
+
+``export_site(app, outdir)`` starts at ``/`` and follows every same-site link of the pages
+and stylesheets (so whatever the pages link to — programme, category and event pages,
+feeds, schedule.json/xml, fonts — is written), through the app itself, so the exported
+bytes are the live bytes. A path ending in ``/`` is written as ``index.html`` inside it.
+Pages that need the live service (forms, signed personal links, health and metrics) are
+left out, and links to them stay as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path, PurePosixPath
+from urllib.parse import urljoin, urlsplit
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+# Paths only the live service can answer.
+LIVE_ONLY = re.compile(r"(^/healthz$|^/metrics$|/remind/|/my/|/unsubscribe|/confirm|/preview)")
+CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+            elif name == "srcset" and value:
+                self.links.extend(part.strip().split(" ")[0] for part in value.split(","))
+
+
+@dataclass
+class ExportReport:
+    written: list[str] = field(default_factory=list)
+    failed: dict[str, int] = field(default_factory=dict)  # path → status
+
+
+def _same_site_paths(base_path: str, body: bytes, content_type: str) -> list[str]:
+    text = body.decode("utf-8", "replace")
+    if content_type.startswith("text/html"):
+        parser = _Links()
+        parser.feed(text)
+        candidates = parser.links
+    elif content_type.startswith("text/css"):
+        candidates = CSS_URL.findall(text)
+    else:
+        return []
+    paths = []
+    for link in candidates:
+        target = urlsplit(urljoin(f"http://export.invalid{base_path}", link))
+        if target.scheme != "http" or target.netloc != "export.invalid":
+            continue  # another site, webcal:, mailto:, geo:, tel:
+        if target.query:
+            continue  # the static site has no query strings
+        paths.append(target.path)
+    return paths
+
+
+def file_for(path: str) -> PurePosixPath:
+    """``/a/`` → ``a/index.html``; ``/a.ics`` → ``a.ics``."""
+    relative = path.lstrip("/")
+    if relative == "" or relative.endswith("/"):
+        relative += "index.html"
+    return PurePosixPath(relative)
+
+
+def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = ()) -> ExportReport:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    client = app.test_client()
+    report = ExportReport()
+    queue = ["/", *extra_paths]
+    seen = set(queue)
+    while queue:
+        path = queue.pop(0)
+        response = client.get(path)
+        if response.status_code != 200:
+            report.failed[path] = response.status_code
+            log.warning("export: %s answered %d", path, response.status_code)
+            continue
+        body = response.get_data()
+        target = out / file_for(path)
+        if out.resolve() not in target.resolve().parents:
+            report.failed[path] = 0  # a path that would escape the folder
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+        report.written.append(path)
+        for link in _same_site_paths(path, body, response.content_type or ""):
+            if link not in seen and not LIVE_ONLY.search(link):
+                seen.add(link)
+                queue.append(link)
+    not_found = client.get("/no-such-page-for-export/")
+    if not_found.status_code == 404:
+        (out / "404.html").write_bytes(not_found.get_data())
+    return report
