@@ -113,5 +113,16 @@ def serve(host: str, port: int, threads: int) -> None:
     import logging
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from waitress import serve as waitress_serve
+
+    from . import get_registry
+    from .watching import start_watching
+    watcher = start_watching(get_registry(app))
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/")
-    waitress_serve(app, host=host, port=port, threads=threads)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads)
+    finally:
+        watcher.stop()
+
+
+if __name__ == "__main__":
+    main()
