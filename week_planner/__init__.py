@@ -43,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages)
     from .calendar_views import calendar
     app.register_blueprint(calendar)
+    from .schedule_views import conference_schedules
+    app.register_blueprint(conference_schedules)
     return app
 
 
