@@ -156,6 +156,12 @@ def format_gregorian(day: dt.date) -> str:
     return f"{day.day} {GREGORIAN_MONTHS[day.month - 1]} {day.year}"
 
 
+def format_day_month(day: dt.date) -> str:
+    """«۱۱ شهریور»: the date without its year."""
+    j = jalali(day)
+    return f"{to_persian_digits(j.day)} {MONTHS[j.month - 1]}"
+
+
 def format_gregorian_persian(day: dt.date) -> str:
     """«۲ سپتامبر ۲۰۲۵»: the Gregorian date in Persian month names and digits (CLDR's)."""
     month = Locale("fa").months["format"]["wide"][day.month]

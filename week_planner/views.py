@@ -1,5 +1,371 @@
-"""Public pages (filled in by the programme-page work)."""
+"""Public pages: the list of programmes, the programme day by day, one category, one event.
 
-from flask import Blueprint
+Blueprint ``pages``. Every page is rendered once per programme version and "now / next"
+state and kept in memory (``PageCache``); responses carry a strong ETag and Last-Modified
+and answer 304 to a repeat visit. "Now" comes from ``app.config["CLOCK"]`` when set (a
+function returning an aware datetime), so tests pin it. A draft programme is shown only
+through the signed link ``preview_url(app, programme_id)`` builds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Hashable, Iterable
+
+from flask import (Blueprint, Flask, abort, current_app, has_request_context, redirect,
+                   render_template, request, url_for)
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from . import get_registry, jalali
+from .colours import label_colours
+from .model import Category, Event, Occurrence, Programme
 
 pages = Blueprint("pages", __name__)
+
+CACHE_EXTENSION = "week_planner.page_cache"
+PREVIEW_SALT = "week-planner.preview"
+PREVIEW_PARAMETER = "preview"
+TIMEZONE_NAMES = {"Asia/Tehran": "تهران"}
+
+
+# -- the clock --------------------------------------------------------------------------
+
+def current_time() -> dt.datetime:
+    """Now, from ``app.config["CLOCK"]`` when set (tests pin it), else the system clock."""
+    clock = current_app.config.get("CLOCK")
+    moment = clock() if clock is not None else dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError("CLOCK must return an aware datetime")
+    return moment
+
+
+# -- the page cache ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RenderedPage:
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
+
+
+class PageCache:
+    """Rendered pages by key, least recently used dropped first; emptied when schedules change."""
+
+    def __init__(self, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, RenderedPage] = OrderedDict()
+        self._lock = threading.Lock()
+        self.renders = 0  # how many pages were rendered (not served from the cache)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str],
+                      last_modified: dt.datetime) -> RenderedPage:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        body = render().encode("utf-8")
+        page = RenderedPage(body, hashlib.sha256(body).hexdigest()[:40],
+                            last_modified.astimezone(dt.timezone.utc).replace(microsecond=0))
+        with self._lock:
+            self.renders += 1
+            self._entries[key] = page
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return page
+
+    def clear(self, *_ignored) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def page_cache(app: Flask) -> PageCache:
+    return app.extensions[CACHE_EXTENSION]
+
+
+@pages.record_once
+def _set_up(state) -> None:
+    app = state.app
+    cache = PageCache()
+    app.extensions[CACHE_EXTENSION] = cache
+    get_registry(app).on_change(cache.clear)
+    for name in ("format_gregorian_persian", "format_day_month", "to_ascii_digits"):
+        app.add_template_filter(getattr(jalali, name), name)
+    app.add_template_filter(paragraphs, "paragraphs")
+
+
+def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
+             private: bool = False):
+    page = page_cache(current_app).get_or_render(key, render, last_modified)
+    response = current_app.response_class(page.body, mimetype="text/html")
+    response.set_etag(page.etag)
+    response.last_modified = page.last_modified
+    # Revalidate every time: an edited schedule shows on the next request.
+    response.cache_control.no_cache = True
+    if private:
+        response.cache_control.private = True
+        response.headers["X-Robots-Tag"] = "noindex"
+    else:
+        response.cache_control.public = True
+    return response.make_conditional(request)
+
+
+# -- drafts and preview links -----------------------------------------------------------
+
+def _serializer(app: Flask) -> URLSafeSerializer:
+    return URLSafeSerializer(app.config["SECRET_KEY"], salt=PREVIEW_SALT)
+
+
+def preview_token(app: Flask, programme_id: str) -> str:
+    return _serializer(app).dumps(programme_id)
+
+
+def preview_url(app: Flask, programme_id: str) -> str:
+    """The signed, absolute link that shows a (draft) programme before it is published."""
+    token = preview_token(app, programme_id)
+    if has_request_context():
+        return url_for("pages.programme", programme=programme_id,
+                       **{PREVIEW_PARAMETER: token}, _external=True)
+    with app.test_request_context(base_url=app.config["BASE_URL"]):
+        return url_for("pages.programme", programme=programme_id,
+                       **{PREVIEW_PARAMETER: token}, _external=True)
+
+
+def _preview_allowed(programme_id: str) -> bool:
+    token = request.args.get(PREVIEW_PARAMETER)
+    if not token:
+        return False
+    try:
+        return _serializer(current_app).loads(token) == programme_id
+    except BadSignature:
+        return False
+
+
+def _find_programme(programme_id: str) -> tuple[Programme, bool]:
+    """The programme and whether it is shown as a preview; 404 / 410 otherwise."""
+    registry = get_registry(current_app)
+    programme = registry.get(programme_id)
+    if programme is None:
+        abort(410 if registry.is_gone(programme_id) else 404)
+    if programme.draft:
+        if not _preview_allowed(programme.id):
+            abort(404)
+        return programme, True
+    return programme, False
+
+
+def _loaded_at(programme: Programme) -> dt.datetime:
+    snapshot = get_registry(current_app).snapshot()
+    return snapshot.loaded_at.get(programme.id) or dt.datetime.now(dt.timezone.utc)
+
+
+# -- now / next -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NowNext:
+    """What the programme's "now / next" box says at one moment."""
+
+    phase: str  # before, during, after
+    today: dt.date
+    days_left: int  # before the week: days until its first day
+    current: tuple[Occurrence, ...]
+    upcoming: tuple[Occurrence, ...]  # the occurrences with the next start time
+    past: frozenset[str]  # keys of the occurrences that have ended
+    since: dt.datetime  # when this state began
+
+    @property
+    def key(self) -> tuple:
+        return (self.phase, self.today, self.days_left,
+                tuple(o.key for o in self.current), tuple(o.key for o in self.upcoming),
+                tuple(sorted(self.past)))
+
+    def is_now(self, occurrence: Occurrence) -> bool:
+        return occurrence in self.current
+
+    def is_past(self, occurrence: Occurrence) -> bool:
+        return occurrence.key in self.past
+
+
+def now_next(programme: Programme, now: dt.datetime, category: str | None = None) -> NowNext:
+    """The state of the programme at ``now`` (cancelled events never count as now or next)."""
+    tz = programme.tz
+    today = jalali.today_in(tz, now)
+    midnight = dt.datetime.combine(today, dt.time(), tz)
+    phase = programme.phase(now)
+    shown = programme.occurrences(category)
+    if phase == "before":
+        return NowNext(phase, today, jalali.days_until(programme.first_day, now, tz), (), (),
+                       frozenset(), midnight)
+    if phase == "after":
+        return NowNext(phase, today, 0, (), (), frozenset(occ.key for occ in shown),
+                       programme.end())
+    live = [occ for occ in shown if not programme.event(occ.event_id).cancelled]
+    current = tuple(occ for occ in live if occ.start <= now < occ.end)
+    later = [occ for occ in live if occ.start > now]
+    upcoming: tuple[Occurrence, ...] = ()
+    if later:
+        first = min(occ.start for occ in later)
+        upcoming = tuple(occ for occ in later if occ.start == first)
+    past = frozenset(occ.key for occ in shown if occ.end <= now)
+    boundaries = [programme.start(), midnight]
+    boundaries += [moment for occ in shown for moment in (occ.start, occ.end) if moment <= now]
+    return NowNext(phase, today, 0, current, upcoming, past, max(boundaries))
+
+
+def occurrence_state(occurrence: Occurrence, now: dt.datetime) -> str:
+    if occurrence.end <= now:
+        return "past"
+    if occurrence.start <= now:
+        return "now"
+    return "upcoming"
+
+
+# -- helpers for templates --------------------------------------------------------------
+
+def paragraphs(text: str | None) -> list[str]:
+    """Paragraphs of a YAML description: blank lines separate them, single breaks join."""
+    if not text:
+        return []
+    blocks = [" ".join(line.strip() for line in block.splitlines() if line.strip())
+              for block in text.replace("\r\n", "\n").split("\n\n")]
+    return [block for block in blocks if block]
+
+
+def map_links(latitude: float, longitude: float) -> list[tuple[str, str]]:
+    """(label, address) of the map services for a location; Iranian ones first."""
+    lat, lon = f"{latitude:.6f}".rstrip("0").rstrip("."), f"{longitude:.6f}".rstrip("0").rstrip(".")
+    return [
+        ("نشان", f"https://neshan.org/maps/@{lat},{lon},17z,0p"),
+        ("بلد", f"https://balad.ir/location?latitude={lat}&longitude={lon}&zoom=17"),
+        ("اوپن‌استریت‌مپ", f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"),
+        ("نقشهٔ گوشی", f"geo:{lat},{lon}"),
+    ]
+
+
+def timezone_name(programme: Programme) -> str:
+    return TIMEZONE_NAMES.get(programme.timezone, programme.timezone)
+
+
+def _page_context(programme: Programme, preview: bool) -> dict:
+    token = preview_token(current_app, programme.id) if preview else None
+
+    def link(endpoint: str, **values) -> str:
+        """A link to another page of this programme (keeping the preview token)."""
+        if token:
+            values[PREVIEW_PARAMETER] = token
+        return url_for(endpoint, programme=programme.id, **values)
+
+    def category_style(category: Category) -> str:
+        background, text = label_colours(category.color)
+        return f"--label-bg: {background}; --label-fg: {text};"
+
+    def event_occurrences(event: Event) -> Iterable[Occurrence]:
+        return sorted(event.occurrences, key=lambda o: (o.start, o.end))
+
+    return {
+        "programme": programme, "preview": preview, "link": link,
+        "category_style": category_style, "map_links": map_links,
+        "timezone_name": timezone_name(programme), "event_occurrences": event_occurrences,
+        "remind_url": f"/{programme.id}/remind/",
+    }
+
+
+def _find_category(programme: Programme, category_id: str) -> Category | None:
+    """By id; else by id or label with Arabic ي/ك read as Persian ی/ک."""
+    found = programme.categories.get(category_id)
+    if found is not None:
+        return found
+    wanted = jalali.normalise_letters(category_id.strip())
+    for category in programme.categories.values():
+        if wanted in (jalali.normalise_letters(category.id), jalali.normalise_letters(category.label)):
+            return category
+    return None
+
+
+# -- routes -----------------------------------------------------------------------------
+
+@pages.route("/")
+def index():
+    registry = get_registry(current_app)
+    programmes = registry.programmes()
+    snapshot = registry.snapshot()
+    key = ("index", tuple((p.id, p.version) for p in programmes))
+    times = [snapshot.loaded_at[p.id] for p in programmes if p.id in snapshot.loaded_at]
+    last_modified = max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    return _respond(key, lambda: render_template("index.html", programmes=programmes),
+                    last_modified)
+
+
+@pages.route("/<programme>/")
+def programme(programme: str):
+    found, preview = _find_programme(programme)
+    return _programme_page(found, preview, None)
+
+
+@pages.route("/<programme>/categories/<category>/")
+def category(programme: str, category: str):
+    found, preview = _find_programme(programme)
+    chosen = _find_category(found, category)
+    if chosen is None:
+        abort(404)
+    if chosen.id != category:
+        values = {PREVIEW_PARAMETER: request.args[PREVIEW_PARAMETER]} if preview else {}
+        return redirect(url_for("pages.category", programme=found.id, category=chosen.id,
+                                **values), 301)
+    return _programme_page(found, preview, chosen)
+
+
+def _programme_page(programme: Programme, preview: bool, chosen: Category | None):
+    now = current_time()
+    state = now_next(programme, now, chosen.id if chosen else None)
+    key = ("programme", programme.id, programme.version, chosen.id if chosen else None,
+           state.key, preview)
+
+    def render() -> str:
+        days = [(day, programme.occurrences_on(day, chosen.id if chosen else None))
+                for day in programme.days]
+        counts = {cat_id: sum(1 for e in programme.events if e.category.id == cat_id)
+                  for cat_id in programme.categories}
+        return render_template("programme.html", days=days, category=chosen, state=state,
+                               counts=counts, **_page_context(programme, preview))
+
+    return _respond(key, render, max(_loaded_at(programme), state.since), private=preview)
+
+
+@pages.route("/<programme>/events/<event>/")
+def event(programme: str, event: str):
+    found, preview = _find_programme(programme)
+    chosen = found.event(event)
+    if chosen is None:
+        abort(404)
+    now = current_time()
+    states = tuple(occurrence_state(occ, now) for occ in chosen.occurrences)
+    boundaries = [moment for occ in chosen.occurrences for moment in (occ.start, occ.end)
+                  if moment <= now]
+    since = max([_loaded_at(found), *boundaries])
+    key = ("event", found.id, found.version, chosen.id, states, preview)
+
+    def render() -> str:
+        return render_template(
+            "event.html", event=chosen, states=dict(zip(chosen.occurrences, states)),
+            remind_url=f"/{found.id}/events/{chosen.id}/remind/",
+            **{k: v for k, v in _page_context(found, preview).items() if k != "remind_url"})
+
+    return _respond(key, render, since, private=preview)
+
+
+@pages.app_errorhandler(404)
+def not_found(error):
+    return render_template("404.html"), 404
+
+
+@pages.app_errorhandler(410)
+def gone(error):
+    return render_template("410.html"), 410

@@ -1,0 +1,343 @@
+"""The public pages in a real headless Chromium (Debian's /usr/bin/chromium, via Playwright).
+
+The app runs in a thread on 127.0.0.1 with its clock pinned to Saturday 15 Shahrivar 1404,
+10:00 Tehran time (the fifth day of the sample week); the browser's clock is pinned too.
+Screenshots and a PDF of the print view go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from week_planner import create_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TEHRAN = ZoneInfo("Asia/Tehran")
+NOW = dt.datetime(2025, 9, 6, 10, 0, tzinfo=TEHRAN)  # cooperative-visits is on
+PROGRAMME = "/khalilabad-1404/"
+SAMPLE_OCCURRENCES = 14
+SAMPLE_EVENTS = 11
+
+
+def _sync_playwright():
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    from werkzeug.serving import make_server
+
+    folder = tmp_path_factory.mktemp("site")
+    schedules = folder / "schedules"
+    schedules.mkdir()
+    shutil.copy(SAMPLE, schedules / SAMPLE.name)
+    app = create_app({
+        "TESTING": True,
+        "SCHEDULES_DIR": str(schedules),
+        "INSTANCE_DIR": str(folder / "instance"),
+        "RELOAD_INTERVAL": 0,
+        "BASE_URL": "http://127.0.0.1",
+        "CLOCK": lambda: NOW,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = _sync_playwright()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A page that records every request it makes and refuses any to another host."""
+
+    def __init__(self, browser, width: int, height: int = 800, now: dt.datetime = NOW):
+        self.context = browser.new_context(viewport={"width": width, "height": height},
+                                           locale="fa-IR", timezone_id="Europe/London")
+        self.requests: list[str] = []
+        self.context.on("request", lambda req: self.requests.append(req.url))
+        self.context.route("**/*", self._only_local)
+        self.page = self.context.new_page()
+        self.page.clock.set_fixed_time(now)
+
+    @staticmethod
+    def _only_local(route):
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1" or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    def foreign_requests(self) -> list[str]:
+        return [url for url in self.requests
+                if not url.startswith("data:") and urlsplit(url).hostname != "127.0.0.1"]
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    opened: list[Visit] = []
+
+    def open_visit(width: int = 360, height: int = 800, now: dt.datetime = NOW) -> Visit:
+        found = Visit(browser, width, height, now)
+        opened.append(found)
+        return found
+
+    yield open_visit
+    for found in opened:
+        found.close()
+
+
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def overflow(page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: no horizontal scrolling)."""
+    return page.evaluate("""() => Math.max(document.documentElement.scrollWidth,
+                                          document.body.scrollWidth) - window.innerWidth""")
+
+
+def test_page_renders_right_to_left_in_vazirmatn_with_persian_digits(visit, base_url):
+    tab = visit(360)
+    page = tab.page
+    page.goto(base_url + PROGRAMME)
+    page.evaluate("() => document.fonts.ready")
+    assert page.evaluate("() => document.documentElement.getAttribute('dir')") == "rtl"
+    assert page.evaluate("() => document.documentElement.lang") == "fa"
+    assert page.evaluate("() => getComputedStyle(document.body).direction") == "rtl"
+    loaded = page.evaluate("""() => [...document.fonts]
+        .filter(f => f.family.replace(/["']/g, '') === 'Vazirmatn' && f.status === 'loaded')
+        .map(f => f.weight)""")
+    assert "400" in loaded and "700" in loaded
+    assert page.evaluate("() => document.fonts.check('16px Vazirmatn', 'سلام')")
+    # The title is drawn in Vazirmatn, not in a fallback face.
+    family = page.evaluate("() => getComputedStyle(document.querySelector('h1')).fontFamily")
+    assert family.startswith('"Vazirmatn"') or family.startswith("Vazirmatn")
+    text = page.evaluate("""() => { const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('#subscribe').forEach(el => el.remove());
+        return copy.innerText; }""")
+    assert "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد" in text  # with its ZWNJ
+    assert "۱۱ تا ۱۷ شهریور ۱۴۰۴" in text
+    assert not any(ch.isascii() and ch.isdigit() for ch in text), \
+        "every digit a visitor reads is Persian"
+    events = page.locator(".event")
+    assert events.count() == SAMPLE_OCCURRENCES
+    assert page.locator("section.day").count() == 7
+    screenshot(page, "programme-360")
+    assert tab.foreign_requests() == []
+
+
+@pytest.mark.parametrize("width", [360, 180])
+@pytest.mark.parametrize("path", ["/", PROGRAMME, PROGRAMME + "categories/visit/",
+                                  PROGRAMME + "events/peoples-visits/",
+                                  PROGRAMME + "events/friday-imam-governor-meeting/",
+                                  "/no-such-programme/"])
+def test_no_horizontal_scrolling(visit, base_url, path, width):
+    tab = visit(width)
+    page = tab.page
+    page.goto(base_url + path)
+    page.evaluate("() => document.fonts.ready")
+    name = (path.strip("/").replace("/", "_") or "index") + f"-{width}"
+    if width == 180 or path in ("/", "/no-such-programme/") or "events" in path:
+        screenshot(page, name)
+    assert overflow(page) <= 0, f"{path} is wider than {width} px"
+    # No element pokes out of the viewport either (overflow hidden would hide it).
+    sticking_out = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(el => { const r = el.getBoundingClientRect();
+                        return r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1); })
+        .filter(el => !el.classList.contains('skip-link'))
+        .map(el => el.tagName + '.' + el.className + ': ' + el.textContent.slice(0, 40))""")
+    assert sticking_out == []
+    assert tab.foreign_requests() == []
+
+
+def test_category_filter(visit, base_url):
+    tab = visit(360)
+    page = tab.page
+    page.goto(base_url + PROGRAMME)
+    chip = page.locator("nav.filter a", has_text="بازدید و دیدار")
+    assert "(۲)" in chip.inner_text()  # two events: peoples-visits, cooperative-visits
+    chip.click()
+    page.wait_for_url("**/categories/visit/")
+    assert page.locator("nav.filter a[aria-current=page]").inner_text().startswith("بازدید و دیدار")
+    categories = page.eval_on_selector_all(".event", "els => els.map(e => e.dataset.category)")
+    assert categories == ["visit"] * 5  # 3 + 2 occurrences
+    titles = page.eval_on_selector_all(".event .title", "els => els.map(e => e.innerText)")
+    assert set(titles) == {"دیدارهای مردمی در روستاها و مساجد", "بازدید از تعاونی‌ها"}
+    # Every day is still there (its anchor works on every page), empty ones say so.
+    assert page.locator("section.day").count() == 7
+    assert page.locator("section.day .empty").count() == 3
+    screenshot(page, "category-visit-360")
+    page.locator("nav.filter a", has_text="همه").click()
+    page.wait_for_url("**" + PROGRAMME)
+    assert page.locator(".event").count() == SAMPLE_OCCURRENCES
+    assert tab.foreign_requests() == []
+
+
+def test_now_box_and_highlight_follow_the_programme_clock(visit, base_url):
+    page = visit(360).page
+    page.goto(base_url + PROGRAMME)
+    box = page.locator(".now-next")
+    assert "بازدید از تعاونی‌ها" in box.locator(".now").inner_text()
+    assert "رژه خودروهای تعاونی تاکسی بی‌سیم" in box.locator(".next").inner_text()
+    now = page.locator(".event.is-now")
+    assert now.count() == 1
+    assert now.get_attribute("data-key") == "cooperative-visits@2025-09-06"
+    assert now.locator(".now-badge").is_visible()
+    screenshot(page, "now-next-360", full_page=False)
+
+
+def test_script_moves_the_highlight_with_the_device_clock(visit, base_url):
+    # The page was rendered at 10:00; the visitor looks at it again at 16:30.
+    later = dt.datetime(2025, 9, 6, 16, 30, tzinfo=TEHRAN)
+    page = visit(360, now=later).page
+    page.goto(base_url + PROGRAMME)
+    page.wait_for_function("() => document.querySelector('.event.is-now') !== null")
+    keys = page.eval_on_selector_all(".event.is-now", "els => els.map(e => e.dataset.key)")
+    assert keys == ["taxi-parade"]
+    past = page.eval_on_selector_all(".event.is-past", "els => els.map(e => e.dataset.key)")
+    assert "cooperative-visits@2025-09-06" in past and "think-tank" not in past
+
+
+def test_page_works_without_javascript(browser, base_url):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(base_url + PROGRAMME)
+        assert page.locator(".event").count() == SAMPLE_OCCURRENCES
+        page.locator("nav.filter a", has_text="نشست").click()
+        page.wait_for_url("**/categories/meeting/")
+        assert page.locator(".event").count() == 2
+        page.locator(".event .title a").first.click()
+        page.wait_for_url("**/events/friday-imam-governor-meeting/")
+        assert page.locator("h1").inner_text() == "نشست با امام جمعه و فرماندار"
+    finally:
+        context.close()
+
+
+def _reads_in_order(boxes: list[dict]) -> list[str]:
+    """Pairs of successive boxes that go backwards in right-to-left reading order."""
+    wrong = []
+    for before, after in zip(boxes, boxes[1:]):
+        next_line = after["top"] >= before["bottom"] - 2
+        same_line_leftwards = (after["top"] < before["bottom"] - 2
+                               and after["bottom"] > before["top"] + 2
+                               and after["right"] <= before["left"] + 2)
+        if not (next_line or same_line_leftwards):
+            wrong.append(f"{before['text']!r} → {after['text']!r}")
+    return wrong
+
+
+@pytest.mark.parametrize("path", [PROGRAMME, PROGRAMME + "events/cooperative-visits/"])
+def test_tab_reaches_every_link_in_reading_order(visit, base_url, path):
+    page = visit(360).page
+    page.goto(base_url + path)
+    focusable = page.evaluate("""() => [...document.querySelectorAll(
+            'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+        .filter(el => !el.disabled && el.getClientRects().length > 0
+                      || el.classList.contains('skip-link'))
+        .map(el => el.outerHTML)""")
+    assert len(focusable) > 10
+    reached, boxes = [], []
+    for _ in range(len(focusable)):
+        page.keyboard.press("Tab")
+        info = page.evaluate("""() => { const el = document.activeElement;
+            const r = el.getBoundingClientRect();
+            return {html: el.outerHTML, text: el.innerText, top: r.top + scrollY,
+                    bottom: r.bottom + scrollY, left: r.left, right: r.right}; }""")
+        reached.append(info["html"])
+        boxes.append(info)
+    assert reached == focusable
+    assert 'class="skip-link"' in reached[0]
+    # Skip the skip link (it floats over the bar while focused); the rest reads top to
+    # bottom and right to left.
+    assert _reads_in_order(boxes[1:]) == []
+
+
+def test_skip_link_jumps_to_the_content(visit, base_url):
+    page = visit(360).page
+    page.goto(base_url + PROGRAMME)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    # The next stop is inside the main content, past the site bar.
+    assert page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
+
+
+def test_print_view(visit, base_url):
+    tab = visit(800, 1100)
+    page = tab.page
+    page.goto(base_url + PROGRAMME)
+    page.evaluate("() => document.fonts.ready")
+    page.emulate_media(media="print")
+    for hidden in (".filter", ".day-nav", ".now-next", ".site-bar", ".actions", ".map-links"):
+        assert not page.locator(hidden).first.is_visible(), f"{hidden} prints"
+    assert page.locator("section.day").count() == 7
+    assert all(page.locator(".event").nth(i).is_visible() for i in range(SAMPLE_OCCURRENCES))
+    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") in (
+        "rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.event')).breakInside") \
+        == "avoid"
+    screenshot(page, "programme-print")
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf = page.pdf(path=str(ARTIFACTS / "programme-print.pdf"), format="A4")
+    assert pdf.startswith(b"%PDF")
+    assert tab.foreign_requests() == []
+
+
+def test_no_request_leaves_localhost(visit, base_url):
+    tab = visit(1024)
+    page = tab.page
+    for path in ("/", PROGRAMME, PROGRAMME + "categories/ceremony/",
+                 PROGRAMME + "events/taxi-parade/", "/missing/"):
+        page.goto(base_url + path)
+        page.wait_for_load_state("networkidle")
+    page.emulate_media(media="print")
+    page.goto(base_url + PROGRAMME)
+    page.wait_for_load_state("networkidle")
+    assert tab.requests, "requests were recorded"
+    assert any(url.endswith(".woff2") for url in tab.requests)
+    assert any(url.endswith(".css") for url in tab.requests)
+    assert tab.foreign_requests() == []
