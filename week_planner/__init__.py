@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar)
     from .schedule_views import conference_schedules
     app.register_blueprint(conference_schedules)
+    from . import remind_views
+    remind_views.init_app(app)
     return app
 
 

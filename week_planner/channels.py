@@ -39,3 +39,40 @@ def read_channels(path: str | Path) -> dict[str, list[str]]:
 
 def channel_names(path: str | Path) -> set[str]:
     return set(read_channels(path))
+
+
+# -- sending ------------------------------------------------------------------------------
+
+SMS_CHANNEL = "sms"  # the channel whose URLs are templates with ``{phone}``: the SMS gateway
+
+
+class DeliveryError(Exception):
+    """A message was not delivered. ``permanent``: retrying cannot help (a 5xx answer);
+    ``connection``: the server could not be reached, so the rest of a batch waits too."""
+
+    def __init__(self, message: str, permanent: bool = False, connection: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.connection = connection
+
+
+def sms_template(channels: dict[str, list[str]]) -> list[str] | None:
+    """The SMS gateway's apprise URL templates (``{phone}`` in them), if configured."""
+    urls = [url for url in channels.get(SMS_CHANNEL, []) if "{phone}" in url]
+    return urls or None
+
+
+def send_apprise(urls: list[str], title: str, body: str) -> None:
+    """Send one message to every URL; raise DeliveryError when any of them fails."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    for url in urls:
+        if not notifier.add(url):
+            raise DeliveryError("an apprise URL of the channel is not valid", permanent=True)
+    if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
+        raise DeliveryError("the channel did not accept the message")
+
+
+def send_sms(templates: list[str], phone: str, body: str) -> None:
+    send_apprise([template.replace("{phone}", phone) for template in templates], "", body)

@@ -117,11 +117,296 @@ def serve(host: str, port: int, threads: int) -> None:
     from . import get_registry
     from .watching import start_watching
     watcher = start_watching(get_registry(app))
+    from .scheduler import start_background
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    reminder_scheduler = start_background(app)
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/")
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     finally:
+        reminder_scheduler.shutdown()
         watcher.stop()
+
+
+
+# -- reminders ------------------------------------------------------------------------------
+
+def _reminder_app():
+    from . import create_app
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _programme_or_fail(app, programme_id: str):
+    programme = app.extensions["week_planner.registry"].get(programme_id)
+    if programme is None:
+        raise click.ClickException(f"no programme '{programme_id}' in "
+                                   f"{app.config['SCHEDULES_DIR']}")
+    return programme
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the reminder process alone (beside web workers that do not send)."""
+    import logging
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from .scheduler import run_forever
+    app = _reminder_app()
+    click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']}")
+    try:
+        run_forever(app)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@main.group()
+def subscribers() -> None:
+    """Officials and participants who get reminders (already confirmed when added here)."""
+
+
+def _add_subscriber(app, programme_id: str, address: str, event: str | None,
+                    category: str | None) -> bool:
+    from .reminders import (AddressError, add_subscriber, normalise_email, normalise_mobile,
+                            scope_for, utc_now)
+    from .store import app_engine
+    programme = _programme_or_fail(app, programme_id)
+    try:
+        scope = scope_for(programme, event, category)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        if "@" in address:
+            channel, address = "email", normalise_email(address)
+        else:
+            channel, address = "sms", normalise_mobile(address)
+    except AddressError as error:
+        raise click.ClickException(f"not an e-mail address or mobile number: {error}") from None
+    _, before = add_subscriber(app_engine(app), programme.id, scope, channel, address,
+                               "organiser", utc_now(), confirmed=True)
+    return not before
+
+
+@subscribers.command("add")
+@click.argument("address")
+@click.option("--programme", "programme_id", required=True)
+@click.option("--event", help="Only this event.")
+@click.option("--category", help="Only this category.")
+def subscribers_add(address: str, programme_id: str, event: str | None,
+                    category: str | None) -> None:
+    """Add an e-mail address (or mobile number) to a programme, event or category."""
+    from .mail import mask_address
+    from .reminders import Reminders
+    app = _reminder_app()
+    added = _add_subscriber(app, programme_id, address, event, category)
+    Reminders(app).reconcile([programme_id])
+    click.echo(f"{'added' if added else 'already subscribed'}: {mask_address(address.strip())}")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.File(encoding="utf-8-sig"))
+@click.option("--programme", "programme_id",
+              help="Programme for rows without a programme column.")
+def subscribers_import(file, programme_id: str | None) -> None:
+    """Add subscribers from a CSV file with the columns address[, programme, event,
+    category] (a header row names them)."""
+    import csv
+    from .reminders import Reminders
+    app = _reminder_app()
+    reader = csv.DictReader(file)
+    if not reader.fieldnames or "address" not in reader.fieldnames:
+        raise click.ClickException("the CSV file needs a header row with an 'address' column")
+    added = existing = 0
+    programmes = set()
+    for number, row in enumerate(reader, start=2):
+        programme = (row.get("programme") or programme_id or "").strip()
+        if not programme:
+            raise click.ClickException(f"line {number}: no programme (column or --programme)")
+        try:
+            if _add_subscriber(app, programme, (row.get("address") or "").strip(),
+                               (row.get("event") or "").strip() or None,
+                               (row.get("category") or "").strip() or None):
+                added += 1
+            else:
+                existing += 1
+        except click.ClickException as error:
+            raise click.ClickException(f"line {number}: {error.message}") from None
+        programmes.add(programme)
+    Reminders(app).reconcile(programmes)
+    click.echo(f"{added} added, {existing} already subscribed")
+
+
+@subscribers.command("list")
+@click.option("--programme", "programme_id")
+@click.option("--show-addresses", is_flag=True,
+              help="Print addresses in full (they are masked by default).")
+def subscribers_list(programme_id: str | None, show_addresses: bool) -> None:
+    """List subscriptions: programme, scope, channel, address, confirmed."""
+    from sqlalchemy import select
+    from .mail import mask_address
+    from .store import app_engine, subscribers as table
+    app = _reminder_app()
+    query = select(table).order_by(table.c.programme_id, table.c.scope, table.c.id)
+    if programme_id:
+        query = query.where(table.c.programme_id == programme_id)
+    with app_engine(app).connect() as connection:
+        rows = connection.execute(query).all()
+    for row in rows:
+        address = row.address if show_addresses else mask_address(row.address)
+        click.echo(f"{row.programme_id}\t{row.scope}\t{row.channel}\t{address}\t"
+                   f"{'confirmed' if row.confirmed_at else 'unconfirmed'}\t{row.source}")
+    click.echo(f"{len(rows)} subscription(s)", err=True)
+
+
+@subscribers.command("remove")
+@click.argument("address")
+@click.option("--programme", "programme_id", required=True)
+@click.option("--event", help="Only the subscription to this event.")
+@click.option("--category", help="Only the subscription to this category.")
+def subscribers_remove(address: str, programme_id: str, event: str | None,
+                       category: str | None) -> None:
+    """Remove an address from a programme (all its subscriptions there, or one)."""
+    from sqlalchemy import select
+    from .reminders import (AddressError, normalise_email, normalise_mobile,
+                            remove_subscribers, utc_now)
+    from .store import app_engine, subscribers as table
+    app = _reminder_app()
+    try:
+        address = normalise_email(address) if "@" in address else normalise_mobile(address)
+    except AddressError as error:
+        raise click.ClickException(str(error)) from None
+    query = select(table.c.id).where(table.c.programme_id == programme_id,
+                                     table.c.address == address)
+    if event or category:
+        query = query.where(table.c.scope == (f"event:{event}" if event
+                                              else f"category:{category}"))
+    engine = app_engine(app)
+    with engine.connect() as connection:
+        ids = [row.id for row in connection.execute(query)]
+    removed = remove_subscribers(engine, ids, utc_now())
+    if not removed:
+        raise click.ClickException("no such subscription")
+    click.echo(f"{removed} subscription(s) removed")
+
+
+@main.group()
+def channels() -> None:
+    """Organiser channels (the private channels file)."""
+
+
+@channels.command("test")
+@click.argument("name")
+def channels_test(name: str) -> None:
+    """Send a test message to channel NAME."""
+    from .channels import ChannelsError, DeliveryError, read_channels, send_apprise
+    app = _reminder_app()
+    path = app.config.get("CHANNELS")
+    if not path:
+        raise click.ClickException("no channels file: set WEEK_PLANNER_CHANNELS")
+    try:
+        urls = read_channels(path).get(name)
+    except ChannelsError as error:
+        raise click.ClickException(str(error)) from None
+    if not urls:
+        raise click.ClickException(f"no channel '{name}' in {path}")
+    if any("{phone}" in url for url in urls):
+        raise click.ClickException(f"'{name}' is the SMS gateway; it is tested by "
+                                   "subscribing a mobile number")
+    try:
+        send_apprise(urls, "week-planner", "پیام آزمایشی یادآوری هفتهٔ تعاون: این کانال کار "
+                     "می‌کند.")
+    except DeliveryError as error:
+        raise click.ClickException(f"channel '{name}': {error}") from None
+    click.echo(f"test message sent to '{name}' ({len(urls)} address(es))")
+
+
+@main.group()
+def reminders() -> None:
+    """The reminder outbox."""
+
+
+@reminders.command("list")
+@click.option("--programme", "programme_id")
+@click.option("--due", is_flag=True, help="Only reminders waiting to be sent.")
+def reminders_list(programme_id: str | None, due: bool) -> None:
+    """Show the outbox with Jalali times in each programme's timezone."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    from sqlalchemy import select
+    from . import jalali
+    from .mail import mask_address
+    from .store import app_engine, reminder_outbox as out
+    app = _reminder_app()
+    registry = app.extensions["week_planner.registry"]
+    query = select(out).order_by(out.c.due_at, out.c.id)
+    if programme_id:
+        query = query.where(out.c.programme_id == programme_id)
+    if due:
+        query = query.where(out.c.status.in_(["pending", "sending"]))
+    with app_engine(app).connect() as connection:
+        rows = connection.execute(query).all()
+    for row in rows:
+        programme = registry.get(row.programme_id)
+        tz = programme.tz if programme else ZoneInfo("UTC")
+        when = row.next_attempt_at if row.status == "pending" else row.due_at
+        local = when.astimezone(tz)
+        moment = f"{jalali.iso_jalali(local.date())} {local:%H:%M:%S}"
+        recipient = row.recipient if row.channel == "apprise" else \
+            (mask_address(row.recipient) if row.recipient else "(deleted)")
+        offset = dt.timedelta(seconds=row.offset_seconds)
+        click.echo(f"{moment}\t{row.status}\t{row.kind}\t{row.programme_id}/"
+                   f"{row.occurrence_key}\t-{offset}\t{row.channel}:{recipient}\t"
+                   f"attempts={row.attempts}" + (f"\t{row.last_error}" if row.last_error else ""))
+    click.echo(f"{len(rows)} row(s)", err=True)
+
+
+@reminders.command("preview")
+@click.argument("event")
+@click.option("--programme", "programme_id",
+              help="Needed when several programmes have an event of this id.")
+@click.option("--raw", is_flag=True, help="The whole message as sent (MIME).")
+def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
+    """Print the mail that would go out for EVENT (its first occurrence, first offset)."""
+    import datetime as dt
+    from .mail import build_reminder
+    from .reminders import anchor, reminder_key, utc_now
+    app = _reminder_app()
+    registry = app.extensions["week_planner.registry"]
+    found = [p for p in registry.programmes(include_drafts=True)
+             if (programme_id is None or p.id == programme_id) and p.event(event)]
+    if not found:
+        raise click.ClickException(f"no event '{event}'")
+    if len(found) > 1:
+        raise click.ClickException(f"event '{event}' is in several programmes; "
+                                   "choose one with --programme")
+    programme = found[0]
+    chosen = programme.event(event)
+    occurrence = chosen.occurrences[0]
+    offset = chosen.reminders[0] if chosen.reminders else dt.timedelta(hours=1)
+    now = anchor(programme, occurrence, app.config["ALL_DAY_REMINDER_HOUR"]) - offset
+    if not chosen.reminders:
+        click.echo("(this event has no reminders; shown as if it had one 1 h before)", err=True)
+    key = reminder_key(programme.id, occurrence.key, occurrence.start,
+                       int(offset.total_seconds()), "email", "preview")
+    message = build_reminder(app.jinja_env, app.config, programme, chosen, occurrence, offset,
+                             "participant@example.invalid", key,
+                             f"{app.config['BASE_URL'].rstrip('/')}/remind/unsubscribe/…",
+                             now if now < utc_now() else utc_now())
+    if raw:
+        click.echo(message.as_string())
+        return
+    for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe"):
+        click.echo(f"{header}: {message[header]}")
+    click.echo("")
+    click.echo(message.get_body(("plain",)).get_content())
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            click.echo(f"[HTML part: {len(part.get_content())} characters]")
+        elif part.get_filename():
+            click.echo(f"[attachment: {part.get_filename()} ({part.get_content_type()})]")
 
 
 if __name__ == "__main__":

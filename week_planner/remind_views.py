@@ -1,0 +1,324 @@
+"""Subscription pages: ask for reminders, confirm (double opt-in), unsubscribe.
+
+Blueprint ``remind``: ``/<programme>/remind/``, ``/<programme>/events/<event>/remind/``,
+``/remind/confirm/<token>``, ``/remind/code/<token>`` (SMS) and
+``/remind/unsubscribe/<token>``. Forms carry a CSRF token (Flask-WTF); requests are
+rate-limited per client and per address. No page ever shows an address.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from wtforms import RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from .channels import DeliveryError, send_sms, sms_template
+from .reminders import (AddressError, Reminders, add_subscriber, confirm_subscriber,
+                        normalise_email, normalise_mobile, remove_subscribers, scope_label,
+                        utc_now)
+from .store import app_engine, subscribers
+
+log = logging.getLogger(__name__)
+
+remind = Blueprint("remind", __name__)
+
+CODE_ATTEMPTS = 5
+
+
+# -- signed tokens ------------------------------------------------------------------------
+
+def _serializer(app, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=f"week-planner-{purpose}")
+
+
+def unsubscribe_token(app, subscriber_id: int) -> str:
+    return _serializer(app, "unsubscribe").dumps(subscriber_id)
+
+
+def confirm_token(app, subscriber_id: int) -> str:
+    return _serializer(app, "confirm").dumps(subscriber_id)
+
+
+def _read_token(purpose: str, token: str, max_age: int | None = None) -> int | None:
+    try:
+        value = _serializer(current_app, purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        return -1
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _code_hash(subscriber_id: int, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(key, f"{subscriber_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+# -- rate limit ---------------------------------------------------------------------------
+
+class RateLimiter:
+    """At most ``limit`` hits per key in a sliding hour; kept in memory per process."""
+
+    def __init__(self, limit: int, window: float = 3600.0, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._hits: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key, collections.deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget idle keys
+                for stale in [k for k, v in self._hits.items() if not v]:
+                    del self._hits[stale]
+            return True
+
+
+def _limiter(name: str, limit: int) -> RateLimiter:
+    key = f"week_planner.remind.{name}"
+    limiter = current_app.extensions.get(key)
+    if limiter is None:
+        limiter = current_app.extensions.setdefault(key, RateLimiter(limit))
+    return limiter
+
+
+# -- forms --------------------------------------------------------------------------------
+
+class SubscribeForm(FlaskForm):
+    scope = SelectField("یادآوری برای", choices=[], validate_choice=True)
+    channel = RadioField("با", choices=[("email", "رایانامه"), ("sms", "پیامک")],
+                         default="email")
+    address = StringField("نشانی", validators=[DataRequired(message="این خانه را پر کنید."),
+                                               Length(max=254)])
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+class CodeForm(FlaskForm):
+    code = StringField("کد", validators=[DataRequired(message="کد را بنویسید."),
+                                         Length(max=12)])
+
+
+# -- pages --------------------------------------------------------------------------------
+
+def _programme(programme_id: str):
+    registry = current_app.extensions["week_planner.registry"]
+    programme = registry.get(programme_id)
+    if programme is None or programme.draft:
+        abort(410 if registry.is_gone(programme_id) else 404)
+    return programme
+
+
+def _channels() -> dict[str, list[str]]:
+    return Reminders(current_app).channels() if current_app.config.get("CHANNELS") else {}
+
+
+def _done(title: str, message: str, status: int = 200, programme=None, **extra):
+    return render_template("remind_done.html", title=title, message=message,
+                           programme=programme, **extra), status
+
+
+@remind.route("/<programme_id>/remind/", methods=["GET", "POST"])
+def programme_form(programme_id: str):
+    return _subscribe(_programme(programme_id), None)
+
+
+@remind.route("/<programme_id>/events/<event_id>/remind/", methods=["GET", "POST"])
+def event_form(programme_id: str, event_id: str):
+    programme = _programme(programme_id)
+    event = programme.event(event_id)
+    if event is None:
+        abort(404)
+    return _subscribe(programme, event)
+
+
+def _subscribe(programme, event):
+    sms = sms_template(_channels())
+    form = SubscribeForm()
+    if event is not None:
+        form.scope.choices = [(f"event:{event.id}", event.title)]
+    else:
+        used = {e.category.id for e in programme.events}
+        form.scope.choices = [("programme", "همهٔ برنامه‌های هفته")] + [
+            (f"category:{c.id}", c.label) for c in programme.categories.values() if c.id in used]
+    if not sms:
+        form.channel.choices = [("email", "رایانامه")]
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            if form.channel.data == "sms":
+                address = normalise_mobile(form.address.data)
+            else:
+                address = normalise_email(form.address.data)
+        except AddressError:
+            error = ("شمارهٔ همراه درست نیست (مانند ۰۹۱۲۳۴۵۶۷۸۹)." if form.channel.data == "sms"
+                     else "نشانی رایانامه درست نیست.")
+        else:
+            limit = current_app.config["SUBSCRIBE_RATE_LIMIT"]
+            client = request.remote_addr or "unknown"
+            address_key = hashlib.sha256(address.encode()).hexdigest()
+            if not _limiter("client", limit).allow(client) or \
+                    not _limiter("address", max(1, limit // 3)).allow(address_key):
+                return _done("درخواست‌های زیاد", "در این ساعت درخواست‌های زیادی از شما "
+                             "رسیده است. کمی بعد دوباره بکوشید.", 429, programme)
+            return _start_subscription(programme, form.scope.data, form.channel.data,
+                                       address, sms)
+    elif request.method == "POST":
+        error = "فرم کامل نیست یا کهنه شده است؛ دوباره بفرستید."
+    from .mail import offset_text
+    offsets = [offset_text(offset) for offset in event.reminders] if event else []
+    return render_template("remind.html", programme=programme, event=event, form=form,
+                           sms=bool(sms), error=error, offsets=offsets), \
+        (400 if error else 200)
+
+
+def _start_subscription(programme, scope, channel, address, sms_templates):
+    engine = app_engine(current_app)
+    now = utc_now()
+    label = scope_label(programme, scope)
+    if channel == "sms":
+        code = f"{secrets.randbelow(10 ** 6):06d}"
+        subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "sms", address,
+                                                  "web", now, confirmed=False)
+        if confirmed:
+            return redirect(url_for("remind.code", token=confirm_token(current_app,
+                                                                       subscriber_id)))
+        with engine.begin() as connection:
+            connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                               .values(code_hash=_code_hash(subscriber_id, code)))
+        try:
+            send_sms(sms_templates, address,
+                     f"کد تأیید یادآوری «{label}»: {code}")
+        except DeliveryError as error:
+            log.warning("confirmation code not sent: %s", error)
+            return _done("ارسال نشد", "پیامک تأیید فرستاده نشد. کمی بعد دوباره بکوشید.",
+                         503, programme)
+        return redirect(url_for("remind.code", token=confirm_token(current_app,
+                                                                   subscriber_id)))
+
+    subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "email", address,
+                                              "web", now, confirmed=False)
+    if not confirmed:
+        from .mail import build_confirmation, transport_for
+        confirm_url = (current_app.config["BASE_URL"].rstrip("/") +
+                       url_for("remind.confirm", token=confirm_token(current_app,
+                                                                     subscriber_id)))
+        message = build_confirmation(current_app.jinja_env, current_app.config, programme,
+                                     label, address, confirm_url,
+                                     f"confirm|{subscriber_id}|{now.isoformat()}", now)
+        transport = transport_for(current_app.config)
+        try:
+            transport.send(message)
+        except DeliveryError as error:
+            log.warning("confirmation mail not sent: %s", error)
+            return _done("ارسال نشد", "نامهٔ تأیید فرستاده نشد. کمی بعد دوباره بکوشید.",
+                         503, programme)
+        finally:
+            transport.close()
+    # The same answer whether or not the address was already subscribed.
+    return _done("نامه‌ای فرستادیم", "اگر نشانی درست باشد، نامه‌ای برای تأیید به آن "
+                 "فرستادیم. با زدن پیوند آن نامه، یادآوری‌ها آغاز می‌شود.", 200, programme)
+
+
+@remind.route("/remind/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    if subscriber_id is None:
+        return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
+    if subscriber_id == -1:
+        return _done("پیوند کهنه", "زمان این پیوند گذشته است. دوباره درخواست یادآوری "
+                     "کنید.", 410)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return _done("دوباره بکوشید", "فرم کهنه شده است؛ پیوند نامه را دوباره باز "
+                         "کنید.", 400)
+        return _confirmed(subscriber_id)
+    return render_template("remind_confirm.html", form=form, action="confirm")
+
+
+def _confirmed(subscriber_id: int):
+    reminders = Reminders(current_app)
+    programme_id = confirm_subscriber(reminders.engine, subscriber_id, utc_now())
+    if programme_id is None:
+        return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
+    reminders.reconcile([programme_id])
+    programme = current_app.extensions["week_planner.registry"].get(programme_id)
+    return _done("یادآوری فعال شد", "یادآوری‌ها پیش از برنامه برایتان فرستاده می‌شود. "
+                 "در هر پیام پیوند لغو اشتراک هست.", 200, programme)
+
+
+@remind.route("/remind/code/<token>", methods=["GET", "POST"])
+def code(token: str):
+    subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    if subscriber_id is None or subscriber_id == -1:
+        return _done("پیوند کهنه", "زمان این کد گذشته است. دوباره درخواست یادآوری کنید.",
+                     410)
+    form = CodeForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        from .jalali import to_ascii_digits
+        engine = app_engine(current_app)
+        with engine.begin() as connection:
+            row = connection.execute(select(subscribers.c.code_hash,
+                                            subscribers.c.code_attempts,
+                                            subscribers.c.confirmed_at)
+                                     .where(subscribers.c.id == subscriber_id)).first()
+            if row is not None and row.confirmed_at is None:
+                connection.execute(update(subscribers)
+                                   .where(subscribers.c.id == subscriber_id)
+                                   .values(code_attempts=subscribers.c.code_attempts + 1))
+        if row is None:
+            return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
+        if row.confirmed_at is not None:
+            return _confirmed(subscriber_id)
+        if row.code_attempts >= CODE_ATTEMPTS or row.code_hash is None:
+            return _done("تلاش‌های زیاد", "کد چند بار نادرست وارد شد. دوباره درخواست "
+                         "یادآوری کنید.", 429)
+        typed = to_ascii_digits(form.code.data.strip())
+        if hmac.compare_digest(_code_hash(subscriber_id, typed), row.code_hash):
+            return _confirmed(subscriber_id)
+        error = "کد درست نیست."
+    elif request.method == "POST":
+        error = "کد را بنویسید."
+    return render_template("remind_code.html", form=form, error=error), \
+        (400 if error else 200)
+
+
+@remind.route("/remind/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """GET shows one button (mail scanners open links); POST unsubscribes, also as the
+    RFC 8058 one-click request a mail program sends from the List-Unsubscribe header,
+    which carries no CSRF token: the signed link is the proof."""
+    subscriber_id = _read_token("unsubscribe", token)
+    if subscriber_id is None or subscriber_id == -1:
+        return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
+    if request.method == "POST":
+        removed = remove_subscribers(app_engine(current_app), [subscriber_id], utc_now())
+        log.info("a subscription was cancelled (%s)", "removed" if removed else "already gone")
+        return _done("لغو شد", "دیگر یادآوری‌ای از این اشتراک برایتان فرستاده نمی‌شود.")
+    return render_template("remind_confirm.html", form=None, action="unsubscribe")
+
+
+def init_app(app) -> None:
+    """Register the pages. CSRF is checked by each FlaskForm, not app-wide: the
+    unsubscribe POST is proved by its signed link instead."""
+    app.register_blueprint(remind)

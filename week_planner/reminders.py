@@ -1,0 +1,739 @@
+"""Reminders: which are wanted, keeping the outbox in step, and sending the due ones.
+
+The truth is the outbox table (``store.reminder_outbox``), one row per reminder or change
+notice to one recipient, under a UNIQUE key made only of stable values. The parts:
+
+- ``plan(programme, subscribers)`` — pure: the reminders the programme wants now.
+- ``reconcile(engine, programmes, …)`` — after every (re)load and subscription change:
+  inserts new rows (insert-or-ignore), cancels pending rows no longer wanted, revives
+  cancelled ones wanted again, and queues one change notice per subscriber when an
+  occurrence moves, changes venue or is cancelled.
+- ``claim`` / ``Sender.send_due`` — the edge: rows are claimed atomically (SQLite
+  ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``) with a lease, sent, and
+  marked ``sent`` in their own transaction right after the server accepts.
+
+``Reminders(app)`` binds these to an application (engine, registry, settings, clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from . import jalali
+from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
+from .model import Event, Occurrence, Programme
+from .store import (reminder_occurrences, reminder_outbox, subscribers, write_transaction)
+
+log = logging.getLogger(__name__)
+
+UTC = dt.timezone.utc
+PENDING, SENDING, SENT, FAILED, CANCELLED, MISSED = (
+    "pending", "sending", "sent", "failed", "cancelled", "missed")
+NOT_WANTED = "no longer wanted"
+SUPERSEDED = "superseded by a later reminder already due"
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+# -- planning (pure) ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    programme_id: str
+    scope: str  # "programme", "category:<id>" or "event:<id>"
+    channel: str  # "email" or "sms"
+    address: str
+
+
+@dataclass(frozen=True)
+class Wanted:
+    key: str
+    programme_id: str
+    event_id: str
+    occurrence_key: str
+    occurrence_start: dt.datetime
+    offset_seconds: int
+    channel: str  # "email", "sms" or "apprise"
+    recipient: str  # address, number or organiser channel name
+    subscriber_id: int | None
+    due_at: dt.datetime
+
+
+def digest(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode("utf-8")).hexdigest()
+
+
+def reminder_key(programme_id: str, occurrence_key: str, start: dt.datetime,
+                 offset_seconds: int, channel: str, recipient: str) -> str:
+    """Stable values only (never "now"): planning twice gives the same key."""
+    return digest("reminder", programme_id, occurrence_key, start.astimezone(UTC).isoformat(),
+                  offset_seconds, channel, recipient)
+
+
+def anchor(programme: Programme, occurrence: Occurrence, all_day_hour: int) -> dt.datetime:
+    """What offsets count back from: the start, or the configured hour of an all-day day."""
+    if occurrence.all_day:
+        return dt.datetime.combine(occurrence.day, dt.time(all_day_hour), programme.tz)
+    return occurrence.start
+
+
+def covers(scope: str, event_id: str, category_id: str) -> bool:
+    return scope in ("programme", f"category:{category_id}", f"event:{event_id}")
+
+
+def recipients_for(event: Event, programme_subscribers: Iterable[Subscriber],
+                   channel_names: Iterable[str] = ()) -> list[tuple[str, str, int | None]]:
+    """(channel, recipient, subscriber id): each address once, however many of its
+    subscriptions cover the event; then those of the event's organiser channels that the
+    channels file defines."""
+    found: dict[tuple[str, str], int | None] = {}
+    for subscriber in programme_subscribers:
+        if covers(subscriber.scope, event.id, event.category.id):
+            found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
+    for name in event.notify:
+        if name in channel_names:
+            found.setdefault(("apprise", name), None)
+    return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
+
+
+def plan(programme: Programme, programme_subscribers: Iterable[Subscriber],
+         all_day_hour: int = 8, channel_names: Iterable[str] = ()) -> list[Wanted]:
+    """Every reminder the programme wants, whatever the time (the sender decides what is
+    late). Drafts and cancelled events want none."""
+    if programme.draft:
+        return []
+    programme_subscribers = list(programme_subscribers)
+    channel_names = set(channel_names)
+    wanted = []
+    for event in programme.events:
+        if event.cancelled or not event.reminders:
+            continue
+        recipients = recipients_for(event, programme_subscribers, channel_names)
+        for occurrence in event.occurrences:
+            start = anchor(programme, occurrence, all_day_hour)
+            for offset in event.reminders:
+                seconds = int(offset.total_seconds())
+                for channel, recipient, subscriber_id in recipients:
+                    wanted.append(Wanted(
+                        reminder_key(programme.id, occurrence.key, occurrence.start, seconds,
+                                     channel, recipient),
+                        programme.id, event.id, occurrence.key, occurrence.start, seconds,
+                        channel, recipient, subscriber_id, start - offset))
+    return wanted
+
+
+def occurrence_states(programme: Programme, base_url: str) -> dict[str, dict[str, Any]]:
+    """What subscribers were told about each occurrence; a change in ``NOTICE_FIELDS``
+    between two loads is worth a notice."""
+    from .mail import occurrence_details
+    states = {}
+    for event in programme.events:
+        for occurrence in event.occurrences:
+            state = occurrence_details(programme, event, occurrence, base_url)
+            state["category_id"] = event.category.id
+            state["occurrence_key"] = occurrence.key
+            states[occurrence.key] = state
+    return states
+
+
+NOTICE_FIELDS = ("start", "end", "all_day", "venue", "address", "status")
+
+
+def notice_worthy(old: Mapping[str, Any], new: Mapping[str, Any] | None) -> bool:
+    if new is None:
+        return old.get("status") != "cancelled"
+    return any(old.get(name) != new.get(name) for name in NOTICE_FIELDS)
+
+
+# -- reconciliation -----------------------------------------------------------------------
+
+@dataclass
+class ReconcileResult:
+    inserted: int = 0
+    cancelled: int = 0
+    revived: int = 0
+    notices: int = 0
+
+
+def confirmed_subscribers(connection: Connection,
+                          programme_ids: Iterable[str]) -> dict[str, list[Subscriber]]:
+    rows = connection.execute(
+        select(subscribers.c.id, subscribers.c.programme_id, subscribers.c.scope,
+               subscribers.c.channel, subscribers.c.address)
+        .where(subscribers.c.programme_id.in_(list(programme_ids)),
+               subscribers.c.confirmed_at.is_not(None))
+        .order_by(subscribers.c.id)).all()
+    found: dict[str, list[Subscriber]] = {}
+    for row in rows:
+        found.setdefault(row.programme_id, []).append(Subscriber(*row))
+    return found
+
+
+def _insert_ignore(connection: Connection, table, rows: list[dict]) -> None:
+    if not rows:
+        return
+    name = connection.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # pragma: no cover - other databases: one at a time
+        for row in rows:
+            if connection.execute(select(table.c.id).where(
+                    table.c.key == row["key"])).first() is None:
+                connection.execute(table.insert().values(**row))
+        return
+    for start in range(0, len(rows), 500):
+        connection.execute(insert(table).on_conflict_do_nothing(), rows[start:start + 500])
+
+
+def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.datetime,
+              base_url: str, all_day_hour: int = 8, channel_names: Iterable[str] = (),
+              prune_others: bool = False) -> ReconcileResult:
+    """Bring the outbox in step with ``programmes`` (every programme being served).
+    ``prune_others``: cancel pending rows of programmes not among them (set it only when
+    every schedule file loaded, so a file with errors does not lose its reminders)."""
+    programmes = list(programmes)
+    ids = [programme.id for programme in programmes]
+    result = ReconcileResult()
+    with write_transaction(engine) as connection:
+        subs = confirmed_subscribers(connection, ids)
+        wanted: dict[str, Wanted] = {}
+        for programme in programmes:
+            for item in plan(programme, subs.get(programme.id, ()), all_day_hour,
+                             channel_names):
+                wanted[item.key] = item
+        out = reminder_outbox.c
+        existing = {row.key: row for row in connection.execute(
+            select(out.id, out.key, out.kind, out.status, out.last_error, out.subscriber_id,
+                   out.occurrence_start)
+            .where(out.programme_id.in_(ids)))}
+
+        # New rows. Of several reminders for one occurrence and recipient that are all
+        # already due (a late subscription, a new event), only the latest goes out.
+        latest_due: dict[tuple, dt.datetime] = {}
+        for item in wanted.values():
+            if item.due_at <= now:
+                group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
+                latest_due[group] = max(latest_due.get(group, item.due_at), item.due_at)
+        new_rows = []
+        for key, item in wanted.items():
+            if key in existing:
+                continue
+            status, error = PENDING, None
+            group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
+            if item.occurrence_start <= now:
+                status = MISSED
+            elif item.due_at < latest_due.get(group, item.due_at):
+                status, error = CANCELLED, SUPERSEDED
+            new_rows.append(_row(item, status, error, now))
+        _insert_ignore(connection, reminder_outbox, new_rows)
+        result.inserted = sum(row["status"] == PENDING for row in new_rows)
+
+        # Rows wanted again (event restored, address subscribed again).
+        revive = [(row.id, wanted[key]) for key, row in existing.items()
+                  if key in wanted and row.kind == "reminder" and row.status == CANCELLED
+                  and row.last_error == NOT_WANTED and row.occurrence_start > now]
+        for row_id, item in revive:
+            connection.execute(update(reminder_outbox).where(out.id == row_id).values(
+                status=PENDING, last_error=None, recipient=item.recipient,
+                subscriber_id=item.subscriber_id, next_attempt_at=item.due_at,
+                updated_at=now))
+        result.revived = len(revive)
+
+        # Rows no longer wanted; notices to addresses that unsubscribed.
+        subscriber_ids = {s.id for group in subs.values() for s in group}
+        cancel = [row.id for key, row in existing.items() if row.status == PENDING and (
+            (row.kind == "reminder" and key not in wanted) or
+            (row.kind == "notice" and row.subscriber_id not in subscriber_ids))]
+        if prune_others:
+            cancel += [row.id for row in connection.execute(
+                select(out.id).where(out.status == PENDING, out.programme_id.not_in(ids)))]
+        for start in range(0, len(cancel), 500):
+            connection.execute(update(reminder_outbox).where(
+                out.id.in_(cancel[start:start + 500]), out.status == PENDING).values(
+                status=CANCELLED, last_error=NOT_WANTED, updated_at=now))
+        result.cancelled = len(cancel)
+
+        for programme in programmes:
+            result.notices += _notices(connection, programme, subs.get(programme.id, ()),
+                                       now, base_url)
+    if result.inserted or result.cancelled or result.revived or result.notices:
+        log.info("reminders reconciled: %d new, %d cancelled, %d restored, %d notices",
+                 result.inserted, result.cancelled, result.revived, result.notices)
+    return result
+
+
+def _row(item: Wanted, status: str, error: str | None, now: dt.datetime) -> dict:
+    return {"key": item.key, "kind": "reminder", "programme_id": item.programme_id,
+            "event_id": item.event_id, "occurrence_key": item.occurrence_key,
+            "occurrence_start": item.occurrence_start, "offset_seconds": item.offset_seconds,
+            "channel": item.channel, "recipient": item.recipient,
+            "subscriber_id": item.subscriber_id, "detail": None, "due_at": item.due_at,
+            "next_attempt_at": item.due_at, "status": status, "attempts": 0,
+            "last_error": error, "lease_until": None, "created_at": now, "updated_at": now,
+            "sent_at": None, "sent_by": None}
+
+
+def _notices(connection: Connection, programme: Programme,
+             programme_subscribers: Iterable[Subscriber], now: dt.datetime,
+             base_url: str) -> int:
+    """Compare each occurrence with what was planned last time; queue one notice per
+    subscriber for each change before the (old) start."""
+    if programme.draft:
+        return 0
+    occ = reminder_occurrences.c
+    old_states = {row.occurrence_key: json.loads(row.state) for row in connection.execute(
+        select(occ.occurrence_key, occ.state).where(occ.programme_id == programme.id))}
+    new_states = occurrence_states(programme, base_url)
+    rows, count = [], 0
+    for key, old in old_states.items():
+        new = new_states.get(key)
+        if new is None and old.get("status") == "removed":
+            continue
+        if not notice_worthy(old, new):
+            continue
+        old_start = dt.datetime.fromisoformat(old["start"])
+        if old_start <= now:
+            continue
+        deadline = old_start if new is None or new["status"] == "cancelled" else \
+            dt.datetime.fromisoformat(new["start"])
+        if deadline <= now:
+            continue
+        for subscriber in programme_subscribers:
+            if not covers(subscriber.scope, old["event_id"], old["category_id"]):
+                continue
+            change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True))
+            rows.append({
+                "key": digest("notice", programme.id, key, change, subscriber.channel,
+                              subscriber.address),
+                "kind": "notice", "programme_id": programme.id, "event_id": old["event_id"],
+                "occurrence_key": key, "occurrence_start": deadline, "offset_seconds": 0,
+                "channel": subscriber.channel, "recipient": subscriber.address,
+                "subscriber_id": subscriber.id,
+                "detail": json.dumps({"old": old, "new": new}, ensure_ascii=False),
+                "due_at": now, "next_attempt_at": now, "status": PENDING, "attempts": 0,
+                "last_error": None, "lease_until": None, "created_at": now, "updated_at": now,
+                "sent_at": None, "sent_by": None})
+            count += 1
+    _insert_ignore(connection, reminder_outbox, rows)
+
+    # Remember what was planned now; a removed occurrence is kept as "removed" so that
+    # its return is noticed too.
+    stored = dict(new_states)
+    for key, old in old_states.items():
+        if key not in stored:
+            stored[key] = {**old, "status": "removed"}
+    changed = [(key, state) for key, state in stored.items() if old_states.get(key) != state]
+    if changed:
+        connection.execute(delete(reminder_occurrences).where(
+            occ.programme_id == programme.id, occ.occurrence_key.in_([k for k, _ in changed])))
+        connection.execute(reminder_occurrences.insert(), [
+            {"programme_id": programme.id, "occurrence_key": key,
+             "event_id": state["event_id"], "state": json.dumps(state, ensure_ascii=False,
+                                                                 sort_keys=True),
+             "updated_at": now} for key, state in changed])
+    return count
+
+
+# -- claiming -----------------------------------------------------------------------------
+
+def claim(engine: Engine, now: dt.datetime, limit: int, lease: float,
+          worker: str) -> list[Mapping[str, Any]]:
+    """Take up to ``limit`` due rows for this process. Rows whose event has started are
+    marked missed (or failed, after errors) instead of being sent late."""
+    out = reminder_outbox.c
+    with write_transaction(engine) as connection:
+        query = (select(reminder_outbox)
+                 .where(or_(and_(out.status == PENDING, out.next_attempt_at <= now),
+                            and_(out.status == SENDING, out.lease_until <= now)))
+                 .order_by(out.next_attempt_at, out.id).limit(limit))
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = connection.execute(query).mappings().all()
+        late = [row for row in rows if row["occurrence_start"] <= now]
+        taken = [row for row in rows if row["occurrence_start"] > now]
+        for row in late:
+            connection.execute(update(reminder_outbox).where(out.id == row["id"]).values(
+                status=FAILED if row["last_error"] else MISSED, lease_until=None,
+                updated_at=now))
+            log.warning("reminder %d (%s, %s) %s: the event has started", row["id"],
+                        row["programme_id"], row["occurrence_key"],
+                        "failed" if row["last_error"] else "missed")
+        if taken:
+            connection.execute(update(reminder_outbox)
+                               .where(out.id.in_([row["id"] for row in taken]))
+                               .values(status=SENDING, attempts=out.attempts + 1,
+                                       lease_until=now + dt.timedelta(seconds=lease),
+                                       sent_by=worker, updated_at=now))
+    return [dict(row, attempts=row["attempts"] + 1) for row in taken]
+
+
+def next_due(engine: Engine) -> dt.datetime | None:
+    """When the next row becomes due (or a lease runs out)."""
+    out = reminder_outbox.c
+    with engine.connect() as connection:
+        pending = connection.execute(select(func.min(out.next_attempt_at))
+                                     .where(out.status == PENDING)).scalar()
+        leased = connection.execute(select(func.min(out.lease_until))
+                                    .where(out.status == SENDING)).scalar()
+    times = [moment for moment in (pending, leased) if moment is not None]
+    return min(times).replace(tzinfo=UTC) if times else None
+
+
+def _finish(engine: Engine, row_id: int, **values) -> None:
+    with write_transaction(engine) as connection:
+        connection.execute(update(reminder_outbox).where(
+            reminder_outbox.c.id == row_id, reminder_outbox.c.status == SENDING)
+            .values(lease_until=None, **values))
+
+
+def retry_delay(delays: list[int], attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=delays[min(max(attempts, 1), len(delays)) - 1])
+
+
+# -- subscribers --------------------------------------------------------------------------
+
+class AddressError(ValueError):
+    pass
+
+
+def normalise_email(address: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+    try:
+        checked = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AddressError(str(error)) from None
+    return checked.normalized.lower()
+
+
+def normalise_mobile(number: str) -> str:
+    """Iranian mobile numbers in any common writing → ``09xxxxxxxxx``."""
+    digits = "".join(ch for ch in jalali.to_ascii_digits(number) if ch.isdigit() or ch == "+")
+    if digits.startswith("+98"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("0098"):
+        digits = "0" + digits[4:]
+    elif digits.startswith("98") and len(digits) == 12:
+        digits = "0" + digits[2:]
+    elif digits.startswith("9") and len(digits) == 10:
+        digits = "0" + digits
+    if len(digits) != 11 or not digits.startswith("09") or not digits.isdigit():
+        raise AddressError("not an Iranian mobile number (09xxxxxxxxx)")
+    return digits
+
+
+def scope_for(programme: Programme, event_id: str | None = None,
+              category_id: str | None = None) -> str:
+    if event_id and category_id:
+        raise ValueError("give an event or a category, not both")
+    if event_id:
+        if programme.event(event_id) is None:
+            raise ValueError(f"no event '{event_id}' in programme '{programme.id}'")
+        return f"event:{event_id}"
+    if category_id:
+        if category_id not in programme.categories:
+            raise ValueError(f"no category '{category_id}' in programme '{programme.id}'")
+        return f"category:{category_id}"
+    return "programme"
+
+
+def scope_label(programme: Programme, scope: str) -> str:
+    kind, _, ident = scope.partition(":")
+    if kind == "event" and programme.event(ident):
+        return programme.event(ident).title
+    if kind == "category" and ident in programme.categories:
+        return f"{programme.categories[ident].label} — {programme.title}"
+    return programme.title
+
+
+def add_subscriber(engine: Engine, programme_id: str, scope: str, channel: str,
+                   address: str, source: str, now: dt.datetime, confirmed: bool,
+                   code_hash: str | None = None) -> tuple[int, bool]:
+    """Insert or refresh a subscription; (id, already confirmed before)."""
+    sub = subscribers.c
+    with write_transaction(engine) as connection:
+        row = connection.execute(select(sub.id, sub.confirmed_at).where(
+            sub.programme_id == programme_id, sub.scope == scope, sub.channel == channel,
+            sub.address == address)).first()
+        if row is not None:
+            values = {"code_hash": code_hash, "code_attempts": 0}
+            if confirmed and row.confirmed_at is None:
+                values["confirmed_at"] = now
+            if row.confirmed_at is None:
+                values["created_at"] = now
+            connection.execute(update(subscribers).where(sub.id == row.id).values(**values))
+            return row.id, row.confirmed_at is not None
+        result = connection.execute(subscribers.insert().values(
+            programme_id=programme_id, scope=scope, channel=channel, address=address,
+            source=source, created_at=now, confirmed_at=now if confirmed else None,
+            code_hash=code_hash, code_attempts=0))
+        return result.inserted_primary_key[0], False
+
+
+def confirm_subscriber(engine: Engine, subscriber_id: int, now: dt.datetime) -> str | None:
+    """Mark confirmed; the programme id, or None when the subscription is gone."""
+    sub = subscribers.c
+    with write_transaction(engine) as connection:
+        row = connection.execute(select(sub.programme_id, sub.confirmed_at)
+                                 .where(sub.id == subscriber_id)).first()
+        if row is None:
+            return None
+        if row.confirmed_at is None:
+            connection.execute(update(subscribers).where(sub.id == subscriber_id)
+                               .values(confirmed_at=now, code_hash=None))
+        return row.programme_id
+
+
+def remove_subscribers(engine: Engine, ids: Iterable[int], now: dt.datetime) -> int:
+    """Delete the subscriptions, cancel what is pending for them and forget the address
+    in the outbox."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    out = reminder_outbox.c
+    with write_transaction(engine) as connection:
+        connection.execute(update(reminder_outbox).where(
+            out.subscriber_id.in_(ids), out.status == PENDING)
+            .values(status=CANCELLED, last_error=NOT_WANTED, updated_at=now))
+        connection.execute(update(reminder_outbox).where(out.subscriber_id.in_(ids))
+                           .values(recipient="", subscriber_id=None))
+        return connection.execute(delete(subscribers).where(
+            subscribers.c.id.in_(ids))).rowcount
+
+
+def purge_expired(engine: Engine, programmes: Iterable[Programme], gone: Iterable[str],
+                  now: dt.datetime, retention_days: int) -> int:
+    """Delete the addresses of programmes that ended ``retention_days`` ago (and of
+    programmes whose file is gone)."""
+    expired = [p.id for p in programmes
+               if p.end() + dt.timedelta(days=retention_days) <= now] + list(gone)
+    if not expired:
+        return 0
+    sub = subscribers.c
+    with engine.connect() as connection:
+        ids = [row.id for row in connection.execute(
+            select(sub.id).where(sub.programme_id.in_(expired)))]
+    removed = remove_subscribers(engine, ids, now)
+    out = reminder_outbox.c
+    with write_transaction(engine) as connection:
+        connection.execute(update(reminder_outbox).where(
+            out.programme_id.in_(expired), out.channel.in_(["email", "sms"]),
+            out.recipient != "").values(recipient=""))
+    if removed:
+        log.info("deleted %d subscriber address(es) of ended programmes", removed)
+    return removed
+
+
+# -- the application side -----------------------------------------------------------------
+
+class Reminders:
+    """The reminder machinery of one application: its engine, programmes, settings and
+    clock (injectable for tests)."""
+
+    def __init__(self, app, clock: Clock | None = None):
+        from .store import app_engine
+        self.app = app
+        self.settings = app.config
+        self.clock = clock or utc_now
+        self.engine = app_engine(app)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    @property
+    def registry(self):
+        return self.app.extensions["week_planner.registry"]
+
+    def channels(self) -> dict[str, list[str]]:
+        path = self.settings.get("CHANNELS")
+        return read_channels(path) if path else {}
+
+    def reconcile(self, programme_ids: Iterable[str] | None = None) -> ReconcileResult:
+        snapshot = self.registry.snapshot()
+        programmes = list(snapshot.programmes.values())
+        prune = programme_ids is None and all(state.result.ok
+                                              for state in snapshot.files.values())
+        if programme_ids is not None:
+            wanted = set(programme_ids)
+            programmes = [p for p in programmes if p.id in wanted]
+        return reconcile(self.engine, programmes, now=self.clock(),
+                         base_url=self.settings["BASE_URL"],
+                         all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
+                         channel_names=set(self.channels()), prune_others=prune)
+
+    def purge_expired(self) -> int:
+        return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
+                             self.registry.gone(), self.clock(),
+                             self.settings["SUBSCRIBER_RETENTION_DAYS"])
+
+    def next_due(self) -> dt.datetime | None:
+        return next_due(self.engine)
+
+    def send_due(self, max_batches: int | None = None) -> dict[str, int]:
+        """Claim and send batches until nothing is due; counts by outcome."""
+        from .mail import transport_for
+        counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
+        transport = transport_for(self.settings)
+        sender = _Sender(self, transport)
+        batches = 0
+        try:
+            while max_batches is None or batches < max_batches:
+                rows = claim(self.engine, self.clock(), self.settings["REMINDER_BATCH_SIZE"],
+                             self.settings["REMINDER_LEASE"], self.worker)
+                if not rows:
+                    break
+                batches += 1
+                for outcome in sender.send_batch(rows):
+                    counts[outcome] += 1
+        finally:
+            transport.close()
+        return counts
+
+    def unsubscribe_url(self, subscriber_id: int | None) -> str | None:
+        if subscriber_id is None:
+            return None
+        from .remind_views import unsubscribe_token
+        return (f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/"
+                f"{unsubscribe_token(self.app, subscriber_id)}")
+
+    def build_email(self, row: Mapping[str, Any], now: dt.datetime, cache: dict | None = None):
+        """The message for an outbox row, or None when its event is no longer as planned."""
+        from . import mail
+        env = self.app.jinja_env
+        unsubscribe = self.unsubscribe_url(row["subscriber_id"])
+        if row["kind"] == "notice":
+            return mail.build_notice(env, self.settings, json.loads(row["detail"]),
+                                     row["recipient"], row["key"], unsubscribe, now)
+        found = self.find_occurrence(row)
+        if found is None:
+            return None
+        programme, event, occurrence = found
+        ics = None
+        if cache is not None:
+            ics = cache.get(("ics", programme.version, occurrence.key))
+            if ics is None:
+                ics = cache[("ics", programme.version, occurrence.key)] = mail.event_calendar(
+                    programme, event, occurrence, self.settings["BASE_URL"], now)
+        # Sent late (the process was down): say how long is really left.
+        before = dt.timedelta(seconds=row["offset_seconds"])
+        if now - row["due_at"] > dt.timedelta(minutes=1):
+            left = anchor(programme, occurrence, self.settings["ALL_DAY_REMINDER_HOUR"]) - now
+            before = dt.timedelta(minutes=max(int(left.total_seconds()) // 60, 0))
+        return mail.build_reminder(env, self.settings, programme, event, occurrence, before,
+                                   row["recipient"], row["key"], unsubscribe, now, ics)
+
+    def find_occurrence(self, row: Mapping[str, Any]):
+        programme = self.registry.get(row["programme_id"])
+        event = programme.event(row["event_id"]) if programme else None
+        if event is None or event.cancelled:
+            return None
+        for occurrence in event.occurrences:
+            if occurrence.key == row["occurrence_key"] and \
+                    occurrence.start == row["occurrence_start"]:
+                return programme, event, occurrence
+        return None
+
+    def short_text(self, row: Mapping[str, Any]) -> str | None:
+        from . import mail
+        if row["kind"] == "notice":
+            return mail.notice_text(json.loads(row["detail"]))
+        found = self.find_occurrence(row)
+        if found is None:
+            return None
+        return mail.reminder_text(*found, self.settings["BASE_URL"])
+
+
+class _Sender:
+    """Sends claimed rows over their channel and records each outcome at once."""
+
+    def __init__(self, reminders: Reminders, transport):
+        self.reminders = reminders
+        self.transport = transport
+        self.engine = reminders.engine
+        self.delays = list(reminders.settings["RETRY_DELAYS"])
+        self.cache: dict = {}
+        self._channels: dict[str, list[str]] | None = None
+
+    def channels(self) -> dict[str, list[str]]:
+        if self._channels is None:
+            self._channels = self.reminders.channels()
+        return self._channels
+
+    def send_batch(self, rows: list[Mapping[str, Any]]) -> Iterable[str]:
+        unreachable: DeliveryError | None = None
+        for row in rows:
+            now = self.reminders.clock()
+            if unreachable is not None and row["channel"] == "email":
+                yield self._retry(row, now, unreachable)
+                continue
+            try:
+                delivered = self._deliver(row, now)
+            except DeliveryError as error:
+                if error.permanent:
+                    _finish(self.engine, row["id"], status=FAILED, last_error=str(error),
+                            updated_at=now)
+                    log.error("reminder %d failed for good: %s", row["id"], error)
+                    yield "failed"
+                else:
+                    if error.connection and row["channel"] == "email":
+                        unreachable = error
+                    yield self._retry(row, now, error)
+                continue
+            except Exception as error:  # a bug or bad data must not stop the batch
+                log.exception("reminder %d could not be built", row["id"])
+                yield self._retry(row, now, DeliveryError(f"{type(error).__name__}: {error}"))
+                continue
+            if not delivered:
+                _finish(self.engine, row["id"], status=CANCELLED,
+                        last_error="the event is no longer as planned", updated_at=now)
+                yield "cancelled"
+                continue
+            _finish(self.engine, row["id"], status=SENT, sent_at=self.reminders.clock(),
+                    last_error=None, updated_at=self.reminders.clock())
+            yield "sent"
+
+    def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
+        at = now + retry_delay(self.delays, row["attempts"])
+        _finish(self.engine, row["id"], status=PENDING, next_attempt_at=at,
+                last_error=str(error), updated_at=now)
+        log.warning("reminder %d not sent (attempt %d): %s; next try in %s", row["id"],
+                    row["attempts"], error, at - now)
+        return "retry"
+
+    def _deliver(self, row: Mapping[str, Any], now: dt.datetime) -> bool:
+        channel = row["channel"]
+        if channel == "email":
+            message = self.reminders.build_email(row, now, self.cache)
+            if message is None:
+                return False
+            self.transport.send(message)
+            return True
+        text = self.reminders.short_text(row)
+        if text is None:
+            return False
+        if channel == "sms":
+            templates = sms_template(self.channels())
+            if not templates:
+                raise DeliveryError("no SMS gateway in the channels file")
+            send_sms(templates, row["recipient"], text)
+            return True
+        urls = self.channels().get(row["recipient"])
+        if not urls:
+            raise DeliveryError(f"channel '{row['recipient']}' is not in the channels file",
+                                permanent=True)
+        send_apprise(urls, text.splitlines()[0], text)
+        return True

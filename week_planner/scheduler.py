@@ -1,0 +1,124 @@
+"""APScheduler wiring for the reminder process.
+
+``ReminderScheduler(app).start()`` reconciles the outbox, then keeps three jobs: ``wake``
+(a date job at the next due time, moved whenever that changes), ``watch`` (looks at the
+schedules folder; a change reconciles) and ``sweep`` (the safety net: reconciles, deletes
+expired addresses, re-plans the wake). APScheduler only decides *when* to look; what to
+send and whether it was sent lives in the outbox, so a lost job or a second process
+loses or doubles nothing. ``week-planner scheduler`` runs it blocking, ``week-planner
+serve`` in the background beside the web server; ``create_app`` never starts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .reminders import Clock, Reminders
+
+log = logging.getLogger(__name__)
+
+UTC = dt.timezone.utc
+PURGE_EVERY = 3600.0  # seconds between deletions of expired addresses
+
+
+class ReminderScheduler:
+    def __init__(self, app, blocking: bool = False, clock: Clock | None = None):
+        self.app = app
+        self.reminders = Reminders(app, clock)
+        self.clock = self.reminders.clock
+        scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler = scheduler_class(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._wake_lock = threading.Lock()
+        self._purged_at: float | None = None
+        self.sent = 0
+
+    # -- jobs
+    def start(self) -> None:
+        settings = self.app.config
+        registry = self.reminders.registry
+        registry.on_change(self._schedule_changed)
+        registry.refresh(force=True)
+        self.reconcile()
+        self.scheduler.add_job(self.sweep, "interval", id="sweep",
+                               seconds=settings["REMINDER_SWEEP_INTERVAL"])
+        self.scheduler.add_job(self.watch, "interval", id="watch",
+                               seconds=max(float(settings["RELOAD_INTERVAL"]), 1.0))
+        self.plan_wake()
+        log.info("reminder scheduler started (%s)", self.reminders.worker)
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def send(self) -> None:
+        """The wake job: send everything due, then sleep until the next due time."""
+        try:
+            counts = self.reminders.send_due()
+            self.sent += counts["sent"]
+            if any(counts.values()):
+                log.info("reminders: %s", ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        finally:
+            self.plan_wake()
+
+    def plan_wake(self) -> None:
+        with self._wake_lock:
+            due = self.reminders.next_due()
+            if due is None:
+                if self.scheduler.get_job("wake"):
+                    self.scheduler.remove_job("wake")
+                return
+            # The clock may be shifted (tests); APScheduler waits in real time.
+            delay = max((due - self.clock()).total_seconds(), 0.0)
+            run_at = dt.datetime.now(UTC) + dt.timedelta(seconds=delay)
+            # Up to two instances: the running one may still be finishing when the next
+            # wake is due, and a skipped wake would wait for the sweep.
+            self.scheduler.add_job(self.send, "date", run_date=run_at, id="wake",
+                                   replace_existing=True, max_instances=2)
+
+    def watch(self) -> None:
+        self.reminders.registry.refresh()
+
+    def sweep(self) -> None:
+        try:
+            self.reminders.registry.refresh()
+            self.reconcile()
+            now = time.monotonic()
+            if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+                self._purged_at = now
+                self.reminders.purge_expired()
+        finally:
+            self.plan_wake()
+
+    def reconcile(self) -> None:
+        try:
+            self.reminders.reconcile()
+        except Exception:
+            log.exception("reminder reconciliation failed; the sweep will try again")
+
+    def _schedule_changed(self, old, new) -> None:
+        # Called in whichever thread noticed the change (maybe a web request): hand the
+        # work to the scheduler's own threads.
+        self.scheduler.add_job(self._reconcile_and_wake, id="reconcile",
+                               replace_existing=True)
+
+    def _reconcile_and_wake(self) -> None:
+        self.reconcile()
+        self.plan_wake()
+
+
+def start_background(app, clock: Clock | None = None) -> ReminderScheduler:
+    scheduler = ReminderScheduler(app, blocking=False, clock=clock)
+    scheduler.start()
+    return scheduler
+
+
+def run_forever(app) -> None:
+    ReminderScheduler(app, blocking=True).start()
