@@ -89,3 +89,16 @@ def test_drafts_are_not_listed_but_can_be_fetched(schedules_dir):
 def test_missing_folder_serves_nothing(tmp_path):
     registry = Registry(tmp_path / "absent", interval=0)
     assert registry.programmes() == [] and registry.problems() == []
+
+
+def test_channels_file_makes_unknown_notify_names_warnings(tmp_path, schedules_dir):
+    from week_planner import create_app, get_registry
+    channels = tmp_path / "private" / "channels.yaml"
+    channels.parent.mkdir()
+    channels.write_text("press: ['json://127.0.0.1:9/hook']\n", encoding="utf-8")
+    app = create_app({"INSTANCE_DIR": str(tmp_path / "i"), "SCHEDULES_DIR": str(schedules_dir),
+                      "CHANNELS": str(channels)})
+    registry = get_registry(app)
+    assert registry.get("khalilabad-1404") is not None  # warnings do not stop a programme
+    warned = {(p.code, p.args["value"]) for p in registry.problems()}
+    assert warned == {("unknown-channel", "organisers")}

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from . import jalali
-from .config import load_settings
+from .config import ConfigError, load_settings
 from .registry import Registry
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -30,8 +30,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(template_folder()),
                 static_folder=str(PACKAGE_DIR / "static"), instance_path=None)
     app.config.update(settings)
+    channels = None
+    if app.config["CHANNELS"]:
+        from .channels import ChannelsError, channel_names
+        try:
+            channels = channel_names(app.config["CHANNELS"])
+        except ChannelsError as error:
+            raise ConfigError(f"WEEK_PLANNER_CHANNELS: {error}") from None
     app.extensions["week_planner.registry"] = Registry(
-        app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"])
+        app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"],
+        channels=channels)
 
     for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
                  "format_time_range", "format_gregorian", "iso_jalali", "weekday_name"):
