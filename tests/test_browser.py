@@ -50,6 +50,20 @@ def _sync_playwright():
     return sync_playwright
 
 
+def buffered(app):
+    """Read each response whole and close it before the test server writes it: a browser that
+    drops a connection early must not leave a static file open (a warning, so an error here)."""
+    def application(environ, start_response):
+        iterable = app(environ, start_response)
+        try:
+            return [b"".join(iterable)]
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+    return application
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
     from werkzeug.serving import make_server
@@ -66,7 +80,7 @@ def base_url(tmp_path_factory):
         "BASE_URL": "http://127.0.0.1",
         "CLOCK": lambda: NOW,
     })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -95,6 +109,10 @@ class Visit:
         self.context.on("request", lambda req: self.requests.append(req.url))
         self.context.route("**/*", self._only_local)
         self.page = self.context.new_page()
+        self.errors: list[str] = []  # console errors (a refused resource shows here) and crashes
+        self.page.on("console", lambda msg: self.errors.append(msg.text)
+                     if msg.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.clock.set_fixed_time(now)
 
     @staticmethod
@@ -274,7 +292,7 @@ def test_tab_reaches_every_link_in_reading_order(visit, base_url, path):
     page = visit(360).page
     page.goto(base_url + path)
     focusable = page.evaluate("""() => [...document.querySelectorAll(
-            'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+            'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])')]
         .filter(el => !el.disabled && el.getClientRects().length > 0
                       || el.classList.contains('skip-link'))
         .map(el => el.outerHTML)""")
@@ -331,12 +349,15 @@ def test_no_request_leaves_localhost(visit, base_url):
     tab = visit(1024)
     page = tab.page
     for path in ("/", PROGRAMME, PROGRAMME + "categories/ceremony/",
-                 PROGRAMME + "events/taxi-parade/", "/missing/"):
+                 PROGRAMME + "events/taxi-parade/"):
         page.goto(base_url + path)
         page.wait_for_load_state("networkidle")
     page.emulate_media(media="print")
     page.goto(base_url + PROGRAMME)
     page.wait_for_load_state("networkidle")
+    assert tab.errors == []
+    page.goto(base_url + "/missing/")  # a 404 page logs its status, nothing else
+    assert [e for e in tab.errors if "404" not in e] == []
     assert tab.requests, "requests were recorded"
     assert any(url.endswith(".woff2") for url in tab.requests)
     assert any(url.endswith(".css") for url in tab.requests)

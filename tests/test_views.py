@@ -526,3 +526,12 @@ def test_persian_gregorian_and_short_dates():
     eve = dt.datetime(2025, 9, 1, 23, 0, tzinfo=TEHRAN)
     assert jalali.days_until(dt.date(2025, 9, 2), eve, TEHRAN) == 1
     assert jalali.days_until(dt.date(2025, 9, 2), eve.astimezone(UTC), TEHRAN) == 1
+
+
+def test_pages_forbid_other_hosts_and_keep_preview_keys(app, client, clock, schedules_dir):
+    for path in ("/", PROGRAMME, PROGRAMME + "events/think-tank/", "/missing/"):
+        policy = client.get(path).headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    make_draft(schedules_dir)
+    link = preview_url(app, "khalilabad-1404").removeprefix("https://hafte.example.ir")
+    assert client.get(link).headers["Referrer-Policy"] == "same-origin"

@@ -101,10 +101,27 @@ def _set_up(state) -> None:
     app.add_template_filter(paragraphs, "paragraphs")
 
 
+# Everything a page loads comes from this host (the pages must work on the national
+# network when international links are down); the browser enforces it.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; "
+                           "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
+                           "form-action 'self'")
+
+
+def _protect(response, private: bool = False):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # A preview link carries its key: never send it to another site.
+    response.headers["Referrer-Policy"] = "same-origin" if private \
+        else "strict-origin-when-cross-origin"
+    return response
+
+
 def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
              private: bool = False):
     page = page_cache(current_app).get_or_render(key, render, last_modified)
-    response = current_app.response_class(page.body, mimetype="text/html")
+    response = _protect(current_app.response_class(page.body, mimetype="text/html"), private)
     response.set_etag(page.etag)
     response.last_modified = page.last_modified
     # Revalidate every time: an edited schedule shows on the next request.
@@ -363,9 +380,9 @@ def event(programme: str, event: str):
 
 @pages.app_errorhandler(404)
 def not_found(error):
-    return render_template("404.html"), 404
+    return _protect(current_app.make_response((render_template("404.html"), 404)))
 
 
 @pages.app_errorhandler(410)
 def gone(error):
-    return render_template("410.html"), 410
+    return _protect(current_app.make_response((render_template("410.html"), 410)))
