@@ -253,6 +253,42 @@ def test_every_reader_agrees_on_every_feed_to_the_second(feed_app, feed_client, 
     assert disagreements(files) == []
 
 
+def test_readers_agree_after_changes_and_removals(tmp_path, folder):
+    """SEQUENCE above 0 and STATUS:CANCELLED, for removed occurrences too."""
+    clock = Clock(T0)
+    app = make_app(tmp_path, folder, clock)
+    client = app.test_client()
+    get_ok(client, "/dst-1398-shahrivar.ics")
+    original = load_file(folder / "dst-1398-shahrivar.yaml").programme
+    path = folder / "dst-1398-shahrivar.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("dates: [1398-06-29, 1398-06-30, 1398-07-01]",
+                        "dates: [1398-06-29, 1398-07-01]")  # one visit dropped
+    text = text.replace('    start: "21:30"\n    end: "22:45"\n',
+                        '    start: "21:00"\n    end: "22:45"\n')  # moved
+    text = text.replace("    venue: meydan\n", "    venue: meydan\n    status: cancelled\n")
+    path.write_text(text, encoding="utf-8")
+    clock.now = T0 + dt.timedelta(hours=1)
+    out = tmp_path / "changed.ics"
+    out.write_bytes(get_ok(client, "/dst-1398-shahrivar.ics"))
+
+    programme = app.extensions["week_planner.registry"].get("dst-1398-shahrivar")
+    revisions = store.load_revisions(get_engine(app), programme.id)
+    expected = expected_events(programme, revisions)
+    removed = [occ for occ in original.occurrences()
+               if occ.key == "peoples-visits@2019-09-21"]
+    assert len(removed) == 1
+    expected.append((feeds.uid(programme.id, removed[0].key), "CANCELLED", 1,
+                     ("utc", int(removed[0].start.timestamp())),
+                     ("utc", int(removed[0].end.timestamp()))))
+    expected.sort()
+    sequences = {e[0].split("/")[1].split("@")[0]: (e[1], e[2]) for e in expected}
+    assert sequences["last-summer-evening"] == ("CONFIRMED", 1)
+    assert sequences["taxi-parade"] == ("CANCELLED", 1)
+    assert sequences["martyrs-tribute"] == ("CONFIRMED", 0)
+    assert disagreements({out: expected}) == []
+
+
 def test_dst_year_times_are_the_real_instants(feed_client):
     """Spelled out for 1398: summer events at +04:30, the rest at +03:30."""
     data = get_ok(feed_client, "/dst-1398-shahrivar.ics")
@@ -887,3 +923,20 @@ def test_my_programme_page_gives_a_working_personal_feed(feed_client):
                               "khalilabad-1404/think-tank@week-planner"]
     checked = [box.get("value") for box in page.cssselect("input[checked]")]
     assert sorted(checked) == ["best-cooperatives-award", "think-tank"]
+
+
+def test_a_new_programme_title_is_a_new_feed_with_a_later_last_modified(tmp_path, folder):
+    clock = Clock(T0)
+    client = make_app(tmp_path, folder, clock).test_client()
+    first = client.get("/khalilabad-1404.ics")
+    path = folder / SAMPLE.name
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "  title: هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد\n",
+        "  title: هفته تعاون ۱۴۰۴ خلیل‌آباد\n"), encoding="utf-8")
+    clock.now = T0 + dt.timedelta(hours=1)
+    second = client.get("/khalilabad-1404.ics",
+                        headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert second.status_code == 200
+    assert second.last_modified == clock.now
+    assert str(icalendar.Calendar.from_ical(second.data)["X-WR-CALNAME"]) == \
+        "هفته تعاون ۱۴۰۴ خلیل‌آباد"

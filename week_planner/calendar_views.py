@@ -214,6 +214,7 @@ def _feed_response(programme_id: str, selection: feeds.Selection, name_for, sour
         moments = [e.revision.modified_at for e in entries]
         moments += [m for m in (feeds.phase_began(programme, current_phase),
                                 stored.revisions.removed_at,
+                                stored.revisions.updated_at,
                                 feeds.expired_since(stored.revisions.revisions, selection,
                                                     now, retention)) if m]
         if not moments:

@@ -241,6 +241,7 @@ class ProgrammeRevisions:
     version: str | None
     removed_at: _dt.datetime | None
     revisions: tuple[Revision, ...]
+    updated_at: _dt.datetime | None = None  # when the programme's own fields last changed
 
 
 def snapshot_digest(snapshot: _Mapping[str, _Any]) -> str:
@@ -361,7 +362,7 @@ def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
     return ProgrammeRevisions(
         programme_id, None if row is None else _json.loads(row.snapshot),
         None if row is None else row.version, None if row is None else row.removed_at,
-        revisions)
+        revisions, None if row is None else row.updated_at)
 
 
 def load_revisions(engine: Engine, programme_id: str) -> ProgrammeRevisions:
