@@ -177,8 +177,11 @@ def build_reminder(jinja_env, settings: Mapping[str, Any], programme: Programme,
                        key, now, unsubscribe_url)
     if ics is None:
         ics = event_calendar(programme, event, occurrence, settings["BASE_URL"], now)
-    message.add_attachment(ics, maintype="text", subtype="calendar",
-                           filename=f"{event.id}.ics", params={"method": "PUBLISH"})
+    # As text with its charset (not bare bytes), so mail programs decode the Persian; base64
+    # keeps the CRLF line ends iCalendar requires.
+    message.add_attachment(ics.decode("utf-8"), subtype="calendar", charset="utf-8",
+                           cte="base64", filename=f"{event.id}.ics",
+                           params={"method": "PUBLISH"})
     return message
 
 

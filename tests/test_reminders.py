@@ -1,0 +1,429 @@
+"""Reminders in one process: planning, reconciliation, sending to a real SMTP server
+(aiosmtpd on loopback) over a real SQLite file, with the clock injected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import vobject
+from sqlalchemy import select
+
+from reminder_helpers import ShiftClock, SmtpServer, free_port
+from week_planner import mail
+from week_planner.loading import load_text
+from week_planner.reminders import (Reminders, add_subscriber, claim, plan, reconcile,
+                                    remove_subscribers)
+from week_planner.store import reminder_outbox, subscribers
+
+UTC = dt.timezone.utc
+TEHRAN = ZoneInfo("Asia/Tehran")
+PROGRAMME = "khalilabad-1404"
+# think-tank: 1404-06-16 16:00 Tehran = 2025-09-07 12:30 UTC; reminders 1d and 2h.
+THINK_TANK = dt.datetime(2025, 9, 7, 16, 0, tzinfo=TEHRAN)
+EARLY = dt.datetime(2025, 9, 1, 12, 0, tzinfo=UTC)  # before every reminder of the week
+
+
+class ManualClock:
+    def __init__(self, moment: dt.datetime):
+        self.moment = moment
+
+    def __call__(self) -> dt.datetime:
+        return self.moment
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, schedules_dir, smtp):
+    from week_planner import create_app
+    return create_app({
+        "TESTING": True, "SCHEDULES_DIR": str(schedules_dir),
+        "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
+        "BASE_URL": "https://hafte.example.ir", "SMTP_URL": smtp.url,
+        "MAIL_FROM": "هفته تعاون <hafte@khalilabad.example.ir>",
+        "RETRY_DELAYS": [1, 2], "REMINDER_SWEEP_INTERVAL": 1.0,
+    })
+
+
+def subscribe(reminders: Reminders, address: str, scope: str = "event:think-tank",
+              channel: str = "email") -> int:
+    subscriber_id, _ = add_subscriber(reminders.engine, PROGRAMME, scope, channel, address,
+                                      "organiser", reminders.clock(), confirmed=True)
+    return subscriber_id
+
+
+def outbox(reminders: Reminders, **where) -> list:
+    query = select(reminder_outbox).order_by(reminder_outbox.c.id)
+    for name, value in where.items():
+        query = query.where(reminder_outbox.c[name] == value)
+    with reminders.engine.connect() as connection:
+        return connection.execute(query).all()
+
+
+def edit_schedule(schedules_dir: Path, old: str, new: str) -> None:
+    path = schedules_dir / "khalilabad-1404.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# -- planning ------------------------------------------------------------------------------
+
+def test_plan_uses_event_then_category_offsets_and_all_day_hour():
+    result = load_text("""\
+programme:
+  id: p
+  title: آزمون
+  organiser: اداره
+  timezone: Asia/Tehran
+  from: 1404-06-11
+  to: 1404-06-12
+categories:
+  visit: {label: بازدید, reminders: [1d, 1h]}
+  desk: {label: میز خدمت}
+events:
+  - {id: a, title: بازدید, category: visit, date: 1404-06-11, start: "09:00", end: "10:00"}
+  - {id: b, title: بازدید کوتاه, category: visit, date: 1404-06-11, start: "11:00",
+     end: "12:00", reminders: [30m]}
+  - {id: c, title: میز خدمت, category: desk, date: 1404-06-12, all_day: true,
+     reminders: [1d]}
+  - {id: d, title: میز دوم, category: desk, date: 1404-06-12, all_day: true}
+""")
+    assert result.ok, [p.format("en") for p in result.problems]
+    programme = result.programme
+    from week_planner.reminders import Subscriber
+    everyone = [Subscriber(1, "p", "programme", "email", "x@example.org")]
+    wanted = plan(programme, everyone, all_day_hour=9)
+    due = sorted((w.event_id, w.due_at.astimezone(TEHRAN).strftime("%m-%d %H:%M"))
+                 for w in wanted)
+    # 1404-06-11 = 2025-09-02. c is all-day on 09-03: "1d" counts from 09:00 of its day.
+    assert due == [("a", "09-01 09:00"), ("a", "09-02 08:00"), ("b", "09-02 10:30"),
+                   ("c", "09-02 09:00")]
+
+
+def test_plan_keys_are_stable_and_one_per_address():
+    programme = load_text((Path(__file__).parent.parent / "schedules" /
+                           "khalilabad-1404.yaml").read_bytes()).programme
+    from week_planner.reminders import Subscriber
+    subs = [Subscriber(1, PROGRAMME, "programme", "email", "a@example.org"),
+            Subscriber(2, PROGRAMME, "event:think-tank", "email", "a@example.org"),
+            Subscriber(3, PROGRAMME, "category:parade", "sms", "09121234567")]
+    first = plan(programme, subs, channel_names={"organisers"})
+    second = plan(programme, list(reversed(subs)), channel_names={"organisers"})
+    assert sorted(w.key for w in first) == sorted(w.key for w in second)
+    assert len({w.key for w in first}) == len(first)
+    think_tank = [w for w in first if w.event_id == "think-tank"]
+    # one address subscribed twice gets each reminder once; organisers get theirs
+    assert sorted((w.channel, w.recipient, w.offset_seconds) for w in think_tank) == [
+        ("apprise", "organisers", 7200), ("apprise", "organisers", 86400),
+        ("email", "a@example.org", 7200), ("email", "a@example.org", 86400)]
+    parade = {(w.channel, w.recipient) for w in first if w.event_id == "taxi-parade"}
+    assert ("sms", "09121234567") in parade
+    # without a channels file entry, notify: names plan nothing
+    assert not [w for w in plan(programme, subs) if w.channel == "apprise"]
+
+
+def test_reconcile_twice_inserts_once(app):
+    reminders = Reminders(app, ManualClock(EARLY))
+    subscribe(reminders, "a@example.org", scope="programme")
+    first = reminders.reconcile()
+    second = reminders.reconcile()
+    assert first.inserted > 0 and first.inserted == len(outbox(reminders))
+    assert (second.inserted, second.cancelled, second.notices) == (0, 0, 0)
+
+
+# -- sending -------------------------------------------------------------------------------
+
+def test_reminder_arrives_once_on_time_with_persian_content_and_ics(app, smtp):
+    """Both reminders of think-tank: the 1 d one was due while the process was down and
+    goes out at start; the 2 h one arrives within 2 s of its due time, once."""
+    from week_planner.scheduler import start_background
+    due = THINK_TANK - dt.timedelta(hours=2)
+    clock = ShiftClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "participant@example.org")
+    reminders.reconcile()
+    clock.set(due - dt.timedelta(seconds=1.5))
+    scheduler = start_background(app, clock=clock)
+    try:
+        assert smtp.mailbox.wait_for(2, timeout=10)
+        time.sleep(1.0)  # nothing more may come
+    finally:
+        scheduler.shutdown()
+    assert smtp.mailbox.count() == 2
+    arrived_at = dt.datetime.fromtimestamp(smtp.mailbox.messages[1][0], UTC) + clock.shift
+    lateness = (arrived_at - due).total_seconds()
+    assert 0 <= lateness <= 2, lateness
+
+    late, on_time = smtp.mailbox.parsed()
+    rows = {row.offset_seconds: row for row in outbox(reminders)}
+    assert {row.status for row in rows.values()} == {"sent"}
+    assert on_time["Message-ID"] == mail.message_id(rows[7200].key, app.config["MAIL_FROM"])
+    assert late["Message-ID"] == mail.message_id(rows[86400].key, app.config["MAIL_FROM"])
+    assert on_time["Subject"] == ("یادآوری: نشست هم\u200cاندیشی مدیران تعاونی\u200cها — "
+                                  "یکشنبه ۱۶ شهریور ۱۴۰۴، ساعت ۱۶:۰۰")
+    assert on_time["To"] == "participant@example.org"
+    assert on_time["List-Unsubscribe"].startswith("<https://hafte.example.ir/remind/unsubscribe/")
+    assert on_time["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    text = on_time.get_body(("plain",)).get_content()
+    html = on_time.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "نشست هم\u200cاندیشی مدیران تعاونی\u200cها" in part
+        assert "یکشنبه ۱۶ شهریور ۱۴۰۴" in part
+        assert "۱۶:۰۰ تا ۱۸:۰۰" in part and "16:00" not in part
+        assert "UTC+۰۳:۳۰" in part
+        assert "سالن اجتماعات فرمانداری" in part
+        assert "خلیل\u200cآباد، خیابان امام خمینی، فرمانداری شهرستان" in part
+        assert "https://hafte.example.ir/khalilabad-1404/events/think-tank/" in part
+        assert "openstreetmap.org/?mlat=35.2553&amp;mlon=58.2866" in part or \
+            "openstreetmap.org/?mlat=35.2553&mlon=58.2866" in part
+        assert "participant@example.org" not in part
+    assert "۲ ساعت تا آغاز" in text
+    assert '<html lang="fa" dir="rtl">' in html
+    # the late one says how long is really left, not "1 day"
+    late_text = late.get_body(("plain",)).get_content()
+    assert "۲ ساعت تا آغاز" in late_text and "روز" not in late_text
+
+    attachment = next(part for part in on_time.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_filename() == "think-tank.ics"
+    assert attachment.get_content_charset() == "utf-8"
+    ics = attachment.get_payload(decode=True)
+    assert b"\r\n" in ics
+    parsed = vobject.readOne(ics.decode("utf-8"))
+    assert parsed.vevent.dtstart.value == THINK_TANK
+    assert parsed.vevent.summary.value == "نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
+    event = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
+    assert event.decoded("dtend") == THINK_TANK + dt.timedelta(hours=2)
+    assert str(event["uid"]) == "khalilabad-1404/think-tank@week-planner"
+
+
+def test_smtp_down_then_up_delivers_everything_once(app):
+    port = free_port()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    from week_planner.scheduler import start_background
+    clock = ShiftClock(EARLY)
+    reminders = Reminders(app, clock)
+    for n in range(20):
+        subscribe(reminders, f"p{n}@example.org")
+    reminders.reconcile()
+    clock.set(THINK_TANK - dt.timedelta(hours=2))
+    scheduler = start_background(app, clock=clock)
+    server = None
+    try:
+        time.sleep(2.5)
+        rows = outbox(reminders, offset_seconds=7200)
+        assert len(rows) == 20
+        assert all(row.status == "pending" and row.attempts >= 1 for row in rows)
+        assert all("unreachable" in row.last_error for row in rows)
+        server = SmtpServer(port=port).start()
+        assert server.mailbox.wait_for(40, timeout=15)  # 1 d (late) and 2 h, 20 each
+        time.sleep(1.5)
+    finally:
+        scheduler.shutdown()
+        if server:
+            server.stop()
+    ids = [message["Message-ID"] for message in server.mailbox.parsed()]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert {row.status for row in outbox(reminders)} == {"sent"}
+
+
+def test_temporary_refusal_is_retried_and_permanent_one_fails(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK - dt.timedelta(days=1)
+    smtp.mailbox.answer = "451 4.3.0 Try again later"
+    assert reminders.send_due() == {"sent": 0, "retry": 1, "failed": 0, "cancelled": 0}
+    (row,) = outbox(reminders, status="pending", offset_seconds=86400)
+    assert row.last_error.startswith("SMTP 451") and row.attempts == 1
+    assert row.next_attempt_at == clock.moment + dt.timedelta(seconds=1)
+    assert reminders.send_due()["sent"] == 0  # not before the retry delay
+    smtp.mailbox.answer = None
+    clock.moment += dt.timedelta(seconds=1)
+    assert reminders.send_due()["sent"] == 1
+    assert smtp.mailbox.count() == 1
+
+    clock.moment = THINK_TANK - dt.timedelta(hours=2)
+    smtp.mailbox.answer = "550 5.1.1 No such user"
+    assert reminders.send_due()["failed"] == 1
+    clock.moment += dt.timedelta(minutes=30)
+    assert reminders.send_due() == {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
+    (failed,) = outbox(reminders, offset_seconds=7200)
+    assert failed.status == "failed" and failed.last_error.startswith("SMTP 550")
+    assert smtp.mailbox.count() == 1
+
+
+def test_reminder_due_while_down_after_start_is_missed(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK + dt.timedelta(minutes=1)
+    assert reminders.send_due()["sent"] == 0
+    assert {row.status for row in outbox(reminders)} == {"missed"}
+    assert smtp.mailbox.count() == 0
+
+
+def test_claimed_row_of_a_dead_process_is_sent_after_its_lease(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK - dt.timedelta(days=1)
+    taken = claim(reminders.engine, clock.moment, 10, 60, "dead:1")  # and never finished
+    assert len(taken) == 1
+    assert reminders.send_due()["sent"] == 0
+    clock.moment += dt.timedelta(seconds=61)
+    assert reminders.send_due()["sent"] == 1
+    (row,) = outbox(reminders, offset_seconds=86400)
+    assert row.status == "sent" and row.attempts == 2 and row.sent_by == reminders.worker
+
+
+def test_late_subscription_sends_only_the_latest_due_reminder(app, smtp):
+    clock = ManualClock(THINK_TANK - dt.timedelta(hours=1))
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "late@example.org")
+    reminders.reconcile()
+    assert reminders.send_due()["sent"] == 1
+    statuses = {row.offset_seconds: (row.status, row.last_error) for row in outbox(reminders)}
+    assert statuses[7200] == ("sent", None)
+    assert statuses[86400][0] == "cancelled"
+
+
+# -- schedule changes ----------------------------------------------------------------------
+
+def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedules_dir):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    edit_schedule(schedules_dir, "    reminders: [1d, 2h]\n    notify: [organisers]\n",
+                  "    reminders: [2h]\n")
+    reminders.registry.refresh(force=True)
+    reminders.reconcile()
+    edit_schedule(schedules_dir, 'id: think-tank\n    title: نشست هم‌اندیشی مدیران تعاونی‌ها\n'
+                  '    category: meeting\n    date: 1404-06-16\n    start: "16:00"',
+                  'id: think-tank\n    title: نشست هم‌اندیشی مدیران تعاونی‌ها\n'
+                  '    category: meeting\n    date: 1404-06-16\n    start: "18:00"')
+    reminders.registry.refresh(force=True)
+    result = reminders.reconcile()
+    assert (result.inserted, result.cancelled, result.notices) == (1, 1, 1)
+    assert reminders.reconcile().notices == 0  # once
+
+    assert reminders.send_due()["sent"] == 1
+    (notice,) = smtp.mailbox.parsed()
+    assert notice["Subject"] == "تغییر در برنامه: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
+    text = notice.get_body(("plain",)).get_content()
+    assert "۱۸:۰۰ تا ۲۰:۰۰" in text and "پیش‌تر: یکشنبه ۱۶ شهریور ۱۴۰۴، ۱۶:۰۰ تا ۱۸:۰۰" in text
+
+    clock.moment = THINK_TANK - dt.timedelta(hours=2, seconds=-1)  # the old time
+    assert reminders.send_due()["sent"] == 0
+    clock.moment = THINK_TANK  # 18:00 - 2 h: the new time
+    assert reminders.send_due()["sent"] == 1
+    assert smtp.mailbox.count() == 2
+    assert "۱۸:۰۰" in smtp.mailbox.parsed()[1]["Subject"]
+
+
+def test_event_cancelled_sends_no_reminder_and_one_notice(app, smtp, schedules_dir):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org", scope="category:meeting")
+    reminders.reconcile()
+    edit_schedule(schedules_dir, "    reminders: [1d, 2h]\n    notify: [organisers]\n",
+                  "    reminders: [1d, 2h]\n    status: cancelled\n")
+    reminders.registry.refresh(force=True)
+    result = reminders.reconcile()
+    assert (result.cancelled, result.notices) == (2, 1)
+    assert reminders.reconcile().notices == 0
+    for moment in (EARLY, THINK_TANK - dt.timedelta(days=1), THINK_TANK - dt.timedelta(hours=2)):
+        clock.moment = moment
+        reminders.send_due()
+    (notice,) = smtp.mailbox.parsed()
+    assert notice["Subject"] == "لغو شد: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
+    assert "برگزار نمی‌شود" in notice.get_body(("html",)).get_content()
+    assert notice["List-Unsubscribe"]
+
+
+def test_event_removed_from_file_cancels_and_notifies(app, smtp, schedules_dir):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    path = schedules_dir / "khalilabad-1404.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("  - id: think-tank")], encoding="utf-8")
+    reminders.registry.refresh(force=True)
+    result = reminders.reconcile()
+    assert (result.cancelled, result.notices) == (2, 1)
+    reminders.send_due()
+    (notice,) = smtp.mailbox.parsed()
+    assert notice["Subject"].startswith("لغو شد")
+    detail = json.loads(outbox(reminders, kind="notice")[0].detail)
+    assert detail["new"] is None
+
+
+# -- addresses ------------------------------------------------------------------------------
+
+def test_unsubscribe_cancels_pending_and_forgets_the_address(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscriber_id = subscribe(reminders, "gone@example.org")
+    reminders.reconcile()
+    remove_subscribers(reminders.engine, [subscriber_id], clock.moment)
+    rows = outbox(reminders)
+    assert {row.status for row in rows} == {"cancelled"}
+    assert {row.recipient for row in rows} == {""}
+    assert reminders.reconcile().inserted == 0
+
+
+def test_addresses_deleted_after_the_retention_time(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "old@example.org")
+    reminders.reconcile()
+    clock.moment = dt.datetime(2025, 10, 8, tzinfo=UTC)  # week ended 09-08; 30 days on
+    assert reminders.purge_expired() == 0
+    clock.moment = dt.datetime(2025, 10, 9, tzinfo=UTC)
+    assert reminders.purge_expired() == 1
+    with reminders.engine.connect() as connection:
+        assert connection.execute(select(subscribers)).all() == []
+    assert all("old@example.org" not in str(tuple(row)) for row in outbox(reminders))
+
+
+def test_console_channel_masks_addresses(app, caplog):
+    app.config["SMTP_URL"] = None
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "someone.private@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK - dt.timedelta(days=1)
+    with caplog.at_level("INFO"):
+        assert reminders.send_due()["sent"] == 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "s***@e***.org" in logged and "نشست هم\u200cاندیشی" in logged
+    assert "someone.private" not in logged
+
+
+def test_reconcile_without_programmes_prunes_only_when_asked(app):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    kept = reconcile(reminders.engine, [], now=EARLY, base_url="https://x")
+    assert kept.cancelled == 0
+    pruned = reconcile(reminders.engine, [], now=EARLY, base_url="https://x",
+                       prune_others=True)
+    assert pruned.cancelled == 2
