@@ -1,0 +1,92 @@
+"""How long the feeds take: the VTIMEZONE, building a feed, and serving it from memory.
+
+Run: python benchmarks/feeds.py   (prints figures; asserts nothing)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import zoneinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import icalendar  # noqa: E402
+
+from week_planner import create_app, feeds, store  # noqa: E402
+from week_planner.calendar_views import feed_service  # noqa: E402
+from week_planner.loading import load_file  # noqa: E402
+
+SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
+NOW = dt.datetime(2025, 8, 20, tzinfo=dt.timezone.utc)
+
+
+def timed(function, repeat: int) -> float:
+    """Median milliseconds of ``repeat`` calls."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    tehran = ZoneInfo("Asia/Tehran")
+    print(f"icalendar Timezone.from_tzinfo(Asia/Tehran), whole history: "
+          f"{timed(lambda: icalendar.Timezone.from_tzinfo(tehran), 20):.2f} ms")
+    print(f"feeds.vtimezone(Asia/Tehran, 2019), uncached: "
+          f"{timed(lambda: feeds.vtimezone.__wrapped__('Asia/Tehran', 2019, 2019), 20):.2f} ms")
+    print(f"feeds.vtimezone(Asia/Tehran, 2019), cached: "
+          f"{timed(lambda: feeds.vtimezone('Asia/Tehran', 2019, 2019), 1000) * 1000:.2f} µs")
+
+    programme = load_file(SAMPLE).programme
+    snapshots = feeds.occurrence_snapshots(programme)
+    revisions = [store.Revision(programme.id, key, snapshot["event"], 0, snapshot, False,
+                                NOW, NOW) for key, snapshot in snapshots.items()]
+    meta = feeds.programme_snapshot(programme)
+    info = feeds.FeedInfo(programme.title, programme.description, "https://x/p.ics",
+                          "https://x/p/")
+
+    def build() -> bytes:
+        entries = feeds.select_entries(revisions, feeds.Selection(), NOW,
+                                       dt.timedelta(days=30))
+        return feeds.build_feed(info, meta, entries, programme_id=programme.id,
+                                base_url="https://x", current_phase="before")
+
+    print(f"build the sample's whole feed ({len(revisions)} VEVENTs, "
+          f"{len(build())} bytes): {timed(build, 50):.2f} ms")
+
+    with tempfile.TemporaryDirectory() as folder:
+        schedules = Path(folder) / "schedules"
+        schedules.mkdir()
+        shutil.copy(SAMPLE, schedules / SAMPLE.name)
+        app = create_app({"SCHEDULES_DIR": str(schedules),
+                          "INSTANCE_DIR": str(Path(folder) / "instance"),
+                          "RELOAD_INTERVAL": 1.0, "CLOCK": lambda: NOW,
+                          "SECRET_KEY": "a-benchmark-secret-key-of-length"})
+        client = app.test_client()
+        start = time.perf_counter()
+        client.get("/khalilabad-1404.ics")
+        print(f"first request (load, store sync, build): "
+              f"{(time.perf_counter() - start) * 1000:.1f} ms")
+        builds = feed_service(app).builds
+        print(f"later requests, served from memory: "
+              f"{timed(lambda: client.get('/khalilabad-1404.ics'), 200):.3f} ms "
+              f"(feeds built meanwhile: {feed_service(app).builds - builds})")
+        etag = client.get("/khalilabad-1404.ics").headers["ETag"]
+        print(f"304 answer to If-None-Match: "
+              f"{timed(lambda: client.get('/khalilabad-1404.ics', headers={'If-None-Match': etag}), 200):.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
