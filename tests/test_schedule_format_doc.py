@@ -105,3 +105,8 @@ def test_documented_severities_match_the_loader():
                                  flags=re.MULTILINE))
     for code, severities in loader_codes().items():
         assert severities == {documented[code]}, (code, severities)
+
+
+def test_reserved_ids_are_listed():
+    paragraph = section("Ids").split("(`reserved-id`):", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`([^`]+)`", paragraph)) == set(loading.RESERVED_IDS)
