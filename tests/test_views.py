@@ -535,3 +535,20 @@ def test_pages_forbid_other_hosts_and_keep_preview_keys(app, client, clock, sche
     make_draft(schedules_dir)
     link = preview_url(app, "khalilabad-1404").removeprefix("https://hafte.example.ir")
     assert client.get(link).headers["Referrer-Policy"] == "same-origin"
+
+
+def test_static_files_are_kept_by_browsers_for_a_while(client):
+    font = client.get("/static/fonts/Vazirmatn-Regular.woff2")
+    assert font.cache_control.max_age >= 7 * 24 * 3600 and font.cache_control.public
+    font.close()
+    css = client.get("/static/site.css")
+    assert css.cache_control.max_age == 3600
+    css.close()
+    with client.get("/static/site.css", headers={"If-None-Match": css.headers["ETag"]}) as again:
+        assert again.status_code == 304
+
+
+def test_preview_link_uses_the_public_address_even_inside_a_request(app):
+    with app.test_request_context(base_url="http://10.0.0.5:8000"):
+        assert preview_url(app, "khalilabad-1404").startswith(
+            "https://hafte.example.ir/khalilabad-1404/?preview=")

@@ -14,10 +14,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Hashable, Iterable
 
-from flask import (Blueprint, Flask, abort, current_app, has_request_context, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, Flask, abort, current_app, redirect, render_template, request,
+                   url_for)
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from . import get_registry, jalali
@@ -134,6 +135,21 @@ def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetim
     return response.make_conditional(request)
 
 
+# Static files have no version in their names (the static export keeps paths as they are),
+# so browsers keep them for a while rather than asking again on every page.
+STATIC_MAX_AGE = {".woff2": 30 * 24 * 3600, ".css": 3600, ".js": 3600, ".svg": 24 * 3600}
+
+
+@pages.after_app_request
+def _static_cache(response):
+    if request.endpoint == "static" and response.status_code in (200, 304):
+        suffix = Path(request.path).suffix
+        if suffix in STATIC_MAX_AGE:
+            response.cache_control.public = True
+            response.cache_control.max_age = STATIC_MAX_AGE[suffix]
+    return response
+
+
 # -- drafts and preview links -----------------------------------------------------------
 
 def _serializer(app: Flask) -> URLSafeSerializer:
@@ -145,11 +161,8 @@ def preview_token(app: Flask, programme_id: str) -> str:
 
 
 def preview_url(app: Flask, programme_id: str) -> str:
-    """The signed, absolute link that shows a (draft) programme before it is published."""
+    """The signed, absolute link (on BASE_URL) that shows a draft programme before it is published."""
     token = preview_token(app, programme_id)
-    if has_request_context():
-        return url_for("pages.programme", programme=programme_id,
-                       **{PREVIEW_PARAMETER: token}, _external=True)
     with app.test_request_context(base_url=app.config["BASE_URL"]):
         return url_for("pages.programme", programme=programme_id,
                        **{PREVIEW_PARAMETER: token}, _external=True)
