@@ -201,7 +201,8 @@ def _feed_response(programme_id: str, selection: feeds.Selection, name_for, sour
     retention = dt.timedelta(days=app.config["CANCELLED_RETENTION_DAYS"])
     entries = feeds.select_entries(stored.revisions.revisions, selection, now, retention)
     base_url = app.config["BASE_URL"].rstrip("/")
-    info = feeds.FeedInfo(name=name_for(programme), description=programme.get("description"),
+    info = feeds.FeedInfo(name=name_for(programme),
+                          description=feeds.calendar_description(programme),
                           source_url=base_url + source_path, page_url=base_url + page_path)
     key = (programme_id, stored.token, selection, current_phase, info,
            tuple((e.revision.occurrence_key, e.cancelled) for e in entries),

@@ -153,12 +153,26 @@ def select_entries(revisions: Iterable, selection: Selection, now: dt.datetime,
 def expired_since(revisions: Iterable, selection: Selection, now: dt.datetime,
                   retention: dt.timedelta) -> dt.datetime | None:
     """When the latest cancelled occurrence dropped out of the feed (it changed then)."""
-    moments = [revision.modified_at + retention for revision in revisions
-               if selection.takes(revision) is not None
-               and (selection.takes(revision) is False or revision.removed
-                    or revision.snapshot.get("status") == "cancelled")
-               and now >= revision.modified_at + retention]
+    moments = []
+    for revision in revisions:
+        taken = selection.takes(revision)
+        if taken is None:
+            continue
+        cancelled = (not taken or revision.removed
+                     or revision.snapshot.get("status") == "cancelled")
+        if cancelled and now >= revision.modified_at + retention:
+            moments.append(revision.modified_at + retention)
     return max(moments, default=None)
+
+
+def calendar_description(programme: Mapping[str, Any]) -> str:
+    """The organiser and the week's Jalali dates, then the programme's own description."""
+    first = dt.date.fromisoformat(programme["first_day"])
+    last = dt.date.fromisoformat(programme["last_day"])
+    text = f"{programme['organiser']}، {jalali.format_date_range(first, last)}"
+    if programme.get("description"):
+        text += "\n\n" + programme["description"].strip()
+    return text
 
 
 def phase(programme: Mapping[str, Any], now: dt.datetime, gone: bool = False) -> str:
