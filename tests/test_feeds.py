@@ -483,10 +483,10 @@ def test_calendar_properties(feed_client):
     for name in ("NAME", "X-WR-CALNAME"):
         assert sum(line.startswith(name + ":") for line in lines) == 1
         assert str(calendar[name]) == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"
-    for name in ("DESCRIPTION", "X-WR-CALDESC"):
-        assert str(calendar[name]).startswith(
-            "اداره تعاون، کار و رفاه اجتماعی شهرستان خلیل‌آباد، ۱۱ تا ۱۷ شهریور ۱۴۰۴\n\n"
-            "به مناسبت هفته تعاون")
+    heading = "اداره تعاون، کار و رفاه اجتماعی شهرستان خلیل‌آباد، ۱۱ تا ۱۷ شهریور ۱۴۰۴"
+    assert str(calendar["DESCRIPTION"]).startswith(heading + "\n\nبه مناسبت هفته تعاون")
+    # icalendar leaves an X- property's text escaped when it reads it.
+    assert str(calendar["X-WR-CALDESC"]).startswith(heading + "\\n\\nبه مناسبت هفته تعاون")
     assert str(calendar["X-WR-TIMEZONE"]) == "Asia/Tehran"
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT6H" in lines  # before the week
     assert "X-PUBLISHED-TTL:PT6H" in lines
