@@ -173,7 +173,7 @@ def test_page_renders_right_to_left_in_vazirmatn_with_persian_digits(visit, base
     family = page.evaluate("() => getComputedStyle(document.querySelector('h1')).fontFamily")
     assert family.startswith('"Vazirmatn"') or family.startswith("Vazirmatn")
     text = page.evaluate("""() => { const copy = document.body.cloneNode(true);
-        copy.querySelectorAll('#subscribe').forEach(el => el.remove());
+        copy.querySelectorAll('#subscribe, .print-only').forEach(el => el.remove());
         return copy.innerText; }""")
     assert "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد" in text  # with its ZWNJ
     assert "۱۱ تا ۱۷ شهریور ۱۴۰۴" in text
@@ -338,6 +338,7 @@ def test_print_view(visit, base_url):
         "rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
     assert page.evaluate("() => getComputedStyle(document.querySelector('.event')).breakInside") \
         == "avoid"
+    assert page.locator(".print-only").is_visible()  # the address of the live programme
     screenshot(page, "programme-print")
     ARTIFACTS.mkdir(exist_ok=True)
     pdf = page.pdf(path=str(ARTIFACTS / "programme-print.pdf"), format="A4")

@@ -117,13 +117,16 @@ def test_programme_page_is_persian_and_right_to_left(client, clock):
     assert "اداره تعاون، کار و رفاه اجتماعی شهرستان خلیل‌آباد" in header
     assert "۱۱ تا ۱۷ شهریور ۱۴۰۴" in header
     assert "به وقت تهران" in header
+    assert text_of(page.cssselect(".print-only")[0]).endswith(
+        "https://hafte.example.ir/khalilabad-1404/")
     about = text_of(page.cssselect(".about")[0])
     assert "۲۵۵ شرکت تعاونی" in about  # the county figures, in Persian digits
     phone = page.cssselect(".contact a[href^='tel:']")[0]
     assert phone.get("href") == "tel:051-52721234" and phone.text == "۰۵۱-۵۲۷۲۱۲۳۴"
     assert page.cssselect(".contact a[href='https://khalilabad.example.ir/taavon']")
-    # Persian digits everywhere a visitor reads (the subscribe box shows the feed's address).
-    for box in page.cssselect("#subscribe"):
+    # Persian digits everywhere a visitor reads (addresses excepted: the subscribe box shows
+    # the feed's, the printed page the programme's).
+    for box in page.cssselect("#subscribe, .print-only"):
         box.getparent().remove(box)
     body = page.cssselect("body")[0].text_content()
     assert re.findall(r"[0-9]", body) == []
