@@ -943,3 +943,51 @@ def test_a_new_programme_title_is_a_new_feed_with_a_later_last_modified(tmp_path
     assert second.last_modified == clock.now
     assert str(icalendar.Calendar.from_ical(second.data)["X-WR-CALNAME"]) == \
         "هفته تعاون ۱۴۰۴ خلیل‌آباد"
+
+
+# ------------------------------------------------------------ any text, any reader
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ANY_TEXT = st.lists(
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+    | st.sampled_from(["\u200c", "\n", "\r\n", "\r", ";", ",", "\\", ":", "\x00",
+                       "\nBEGIN:VEVENT\n", "\r\nEND:VCALENDAR", "ی", "ك"]),
+    min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(title=ANY_TEXT, description=ANY_TEXT, venue=ANY_TEXT)
+def test_any_text_comes_back_as_written(title, description, venue):
+    """Whatever organisers type, the feed stays well formed and every reader gets the
+    same text back (control characters, which iCalendar cannot carry, are dropped)."""
+    snapshot = {
+        "event": "e", "title": title, "category": "c", "category_label": venue,
+        "timezone": "Asia/Tehran", "all_day": False,
+        "start": "2025-09-02T08:00:00+03:30", "end": "2025-09-02T09:00:00+03:30",
+        "venue": {"name": venue, "address": None, "location": None},
+        "description": description, "hosts": [], "status": "scheduled", "url": None,
+        "reminders": [3600],
+    }
+    revision = store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
+    programme = {"timezone": "Asia/Tehran", "description": description}
+    data = feeds.build_feed(feeds.FeedInfo(title, description, "https://x/p.ics", "https://x/p/"),
+                            programme, [feeds.Entry(revision, False)], programme_id="p",
+                            base_url="https://x", current_phase="before")
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
+    for line in data.split(b"\r\n")[:-1]:
+        assert len(line) <= 75
+        line.decode("utf-8")
+    event = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert len(event) == 1
+    expected = {
+        "SUMMARY": feeds.clean_text(title).replace("\r\n", "\n").replace("\r", "\n"),
+        "LOCATION": feeds.clean_text(venue).replace("\r\n", "\n").replace("\r", "\n"),
+    }
+    for name, text in expected.items():
+        assert str(event[0][name]) == text
+    assert feeds.clean_text(description).strip().replace("\r\n", "\n").replace("\r", "\n") \
+        in str(event[0]["DESCRIPTION"])
+    assert len(event[0].walk("VALARM")) == 1

@@ -217,11 +217,12 @@ def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[E
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     # X- properties are added as vText: icalendar would write a plain str unescaped.
-    calendar.add("name", icalendar.vText(info.name))
-    calendar.add("x-wr-calname", icalendar.vText(info.name))
+    calendar.add("name", icalendar.vText(clean_text(info.name)))
+    calendar.add("x-wr-calname", icalendar.vText(clean_text(info.name)))
     if info.description:
-        calendar.add("description", icalendar.vText(info.description.strip()))
-        calendar.add("x-wr-caldesc", icalendar.vText(info.description.strip()))
+        description = clean_text(info.description.strip())
+        calendar.add("description", icalendar.vText(description))
+        calendar.add("x-wr-caldesc", icalendar.vText(description))
     calendar.add("x-wr-timezone", icalendar.vText(programme["timezone"]))
     refresh = REFRESH_INTERVALS[current_phase]
     calendar.add("refresh-interval", icalendar.vDuration(refresh),
@@ -269,7 +270,7 @@ def _vevent(entry: Entry, programme_id: str, base_url: str,
     event.add("created", revision.created_at)
     event.add("last-modified", revision.modified_at)
     event.add("sequence", revision.sequence)
-    title = snapshot["title"]
+    title = clean_text(snapshot["title"])
     event.add("summary", CANCELLED_PREFIX + title if entry.cancelled else title)
     if snapshot["all_day"]:
         day = dt.date.fromisoformat(snapshot["start"])
@@ -282,15 +283,15 @@ def _vevent(entry: Entry, programme_id: str, base_url: str,
         event.add("dtstart", start)
         event.add("dtend", end)
     page_url = event_page_url(base_url, programme_id, snapshot["event"])
-    event.add("description", _description(snapshot, entry.cancelled, page_url))
+    event.add("description", clean_text(_description(snapshot, entry.cancelled, page_url)))
     venue = snapshot.get("venue")
     if venue:
-        event.add("location", "، ".join(part for part in (venue["name"], venue["address"])
-                                        if part))
+        event.add("location", clean_text("، ".join(
+            part for part in (venue["name"], venue["address"]) if part)))
         if venue.get("location"):
             event.add("geo", tuple(venue["location"]))
     event.add("url", page_url)
-    event.add("categories", [snapshot["category_label"]])
+    event.add("categories", [clean_text(snapshot["category_label"])])
     event.add("class", "PUBLIC")
     event.add("status", "CANCELLED" if entry.cancelled else STATUS[snapshot["status"]])
     if not entry.cancelled:
@@ -309,6 +310,15 @@ def _alarm(event_uid: str, title: str, seconds: int, all_day: bool, hour: int) -
     # An all-day event's reminders count from ALL_DAY_REMINDER_HOUR of its day.
     alarm.add("trigger", dt.timedelta(hours=hour) - offset if all_day else -offset)
     return alarm
+
+
+# C0 controls other than tab and line breaks, and DEL, may not appear in iCalendar text.
+_CONTROLS = dict.fromkeys([code for code in range(32) if code not in (9, 10, 13)] + [127])
+
+
+def clean_text(text: str) -> str:
+    """Text safe to write: no control characters, no lone surrogates."""
+    return text.translate(_CONTROLS).encode("utf-8", "replace").decode("utf-8")
 
 
 def event_page_url(base_url: str, programme_id: str, event_id: str) -> str:
