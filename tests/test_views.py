@@ -555,3 +555,20 @@ def test_preview_link_uses_the_public_address_even_inside_a_request(app):
     with app.test_request_context(base_url="http://10.0.0.5:8000"):
         assert preview_url(app, "khalilabad-1404").startswith(
             "https://hafte.example.ir/khalilabad-1404/?preview=")
+
+
+@pytest.mark.parametrize("path", ["/", PROGRAMME, PROGRAMME + "categories/visit/",
+                                  PROGRAMME + "events/peoples-visits/", "/missing/"])
+def test_ids_are_unique_and_every_fragment_link_has_its_target(client, clock, path):
+    page = parse(client.get(path))
+    ids = page.xpath("//@id")
+    assert len(ids) == len(set(ids))
+    for href in page.xpath("//a/@href"):
+        if href.startswith("#"):
+            assert href[1:] in ids, href
+
+
+def test_index_without_programmes_says_so(client, clock, schedules_dir):
+    (schedules_dir / SAMPLE_NAME).unlink()
+    page = parse(client.get("/"))
+    assert "هنوز برنامه‌ای منتشر نشده است" in text_of(page)
