@@ -991,3 +991,24 @@ def test_any_text_comes_back_as_written(title, description, venue):
     assert feeds.clean_text(description).strip().replace("\r\n", "\n").replace("\r", "\n") \
         in str(event[0]["DESCRIPTION"])
     assert len(event[0].walk("VALARM")) == 1
+
+
+def test_zone_rules_come_from_pypi_tzdata():
+    """Golden files and expected instants must not depend on the machine's zoneinfo."""
+    import zoneinfo
+    assert zoneinfo.TZPATH == ()
+    assert ZoneInfo("Asia/Tehran").utcoffset(dt.datetime(2019, 7, 1)) == \
+        dt.timedelta(hours=4, minutes=30)
+
+
+def test_a_utc_programme_needs_no_vtimezone():
+    snapshot = {"event": "e", "title": "t", "category": "c", "category_label": "c",
+                "timezone": "UTC", "all_day": False, "start": "2025-09-02T08:00:00+00:00",
+                "end": "2025-09-02T09:00:00+00:00", "venue": None, "description": None,
+                "hosts": [], "status": "scheduled", "url": None, "reminders": []}
+    revision = store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
+    data = feeds.build_feed(feeds.FeedInfo("p", None, "https://x/p.ics", "https://x/p/"),
+                            {"timezone": "UTC"}, [feeds.Entry(revision, False)],
+                            programme_id="p", base_url="https://x", current_phase="before")
+    assert b"DTSTART:20250902T080000Z\r\n" in data
+    assert b"VTIMEZONE" not in data

@@ -231,14 +231,20 @@ def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[E
     calendar.add("source", info.source_url)
     calendar.add("url", info.page_url)
 
-    for tzid, (first, last) in sorted(_zone_years(entries, programme).items()):
-        calendar.add_component(vtimezone(tzid, first, last))
-    for entry in entries:
-        calendar.add_component(_vevent(entry, programme_id, base_url, all_day_reminder_hour))
+    vevents = [_vevent(entry, programme_id, base_url, all_day_reminder_hour)
+               for entry in entries]
+    # A VTIMEZONE for each TZID written (a UTC time is written with "Z" and needs none).
+    used = {vevent[name].params["TZID"] for vevent in vevents
+            for name in ("DTSTART", "DTEND") if "TZID" in vevent[name].params}
+    for tzid, (first, last) in sorted(_zone_years(entries).items()):
+        if tzid in used:
+            calendar.add_component(vtimezone(tzid, first, last))
+    for vevent in vevents:
+        calendar.add_component(vevent)
     return calendar.to_ical()
 
 
-def _zone_years(entries: list[Entry], programme: Mapping[str, Any]) -> dict[str, tuple]:
+def _zone_years(entries: list[Entry]) -> dict[str, tuple]:
     years: dict[str, tuple[int, int]] = {}
     for entry in entries:
         snapshot = entry.revision.snapshot
