@@ -572,3 +572,11 @@ def test_index_without_programmes_says_so(client, clock, schedules_dir):
     (schedules_dir / SAMPLE_NAME).unlink()
     page = parse(client.get("/"))
     assert "هنوز برنامه‌ای منتشر نشده است" in text_of(page)
+
+
+def test_favicon_at_the_old_address_leads_to_the_svg(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith("/static/favicon.svg")
+    with client.get("/static/favicon.svg") as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"

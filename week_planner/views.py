@@ -391,6 +391,12 @@ def event(programme: str, event: str):
     return _respond(key, render, since, private=preview)
 
 
+@pages.route("/favicon.ico")
+def favicon():
+    """Browsers that ask for the icon at the old address get the SVG one."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @pages.app_errorhandler(404)
 def not_found(error):
     return _protect(current_app.make_response((render_template("404.html"), 404)))
