@@ -132,18 +132,22 @@ class Entry:
     cancelled: bool
 
 
+def _cancelled_in(revision, selection: Selection) -> bool | None:
+    """None: not in this feed; else whether the feed shows it as cancelled."""
+    taken = selection.takes(revision)
+    if taken is None:
+        return None
+    return not taken or revision.removed or revision.snapshot.get("status") == "cancelled"
+
+
 def select_entries(revisions: Iterable, selection: Selection, now: dt.datetime,
                    retention: dt.timedelta) -> list[Entry]:
     """The occurrences a feed publishes at ``now``; cancelled ones only within
     ``retention`` of their cancellation."""
     entries = []
     for revision in revisions:
-        taken = selection.takes(revision)
-        if taken is None:
-            continue
-        cancelled = (not taken or revision.removed
-                     or revision.snapshot.get("status") == "cancelled")
-        if cancelled and now >= revision.modified_at + retention:
+        cancelled = _cancelled_in(revision, selection)
+        if cancelled is None or (cancelled and now >= revision.modified_at + retention):
             continue
         entries.append(Entry(revision, cancelled))
     return sorted(entries, key=lambda e: (_start_instant(e.revision.snapshot),
@@ -153,16 +157,9 @@ def select_entries(revisions: Iterable, selection: Selection, now: dt.datetime,
 def expired_since(revisions: Iterable, selection: Selection, now: dt.datetime,
                   retention: dt.timedelta) -> dt.datetime | None:
     """When the latest cancelled occurrence dropped out of the feed (it changed then)."""
-    moments = []
-    for revision in revisions:
-        taken = selection.takes(revision)
-        if taken is None:
-            continue
-        cancelled = (not taken or revision.removed
-                     or revision.snapshot.get("status") == "cancelled")
-        if cancelled and now >= revision.modified_at + retention:
-            moments.append(revision.modified_at + retention)
-    return max(moments, default=None)
+    return max((revision.modified_at + retention for revision in revisions
+                if _cancelled_in(revision, selection)
+                and now >= revision.modified_at + retention), default=None)
 
 
 def calendar_description(programme: Mapping[str, Any]) -> str:
