@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable
 
 from flask import (Blueprint, Flask, abort, current_app, redirect, render_template, request,
                    url_for)
@@ -270,11 +270,12 @@ def paragraphs(text: str | None) -> list[str]:
 
 def map_links(latitude: float, longitude: float) -> list[tuple[str, str]]:
     """(label, address) of the map services for a location; Iranian ones first."""
-    lat, lon = f"{latitude:.6f}".rstrip("0").rstrip("."), f"{longitude:.6f}".rstrip("0").rstrip(".")
+    lat, lon = (f"{value:.6f}".rstrip("0").rstrip(".") for value in (latitude, longitude))
     return [
         ("نشان", f"https://neshan.org/maps/@{lat},{lon},17z,0p"),
         ("بلد", f"https://balad.ir/location?latitude={lat}&longitude={lon}&zoom=17"),
-        ("اوپن‌استریت‌مپ", f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"),
+        ("اوپن‌استریت‌مپ",
+         f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"),
         ("نقشهٔ گوشی", f"geo:{lat},{lon}"),
     ]
 
@@ -296,7 +297,7 @@ def _page_context(programme: Programme, preview: bool) -> dict:
         background, text = label_colours(category.color)
         return f"--label-bg: {background}; --label-fg: {text};"
 
-    def event_occurrences(event: Event) -> Iterable[Occurrence]:
+    def event_occurrences(event: Event) -> list[Occurrence]:
         return sorted(event.occurrences, key=lambda o: (o.start, o.end))
 
     return {
