@@ -84,8 +84,11 @@ def main() -> None:
               f"{timed(lambda: client.get('/khalilabad-1404.ics'), 200):.3f} ms "
               f"(feeds built meanwhile: {feed_service(app).builds - builds})")
         etag = client.get("/khalilabad-1404.ics").headers["ETag"]
-        print(f"304 answer to If-None-Match: "
-              f"{timed(lambda: client.get('/khalilabad-1404.ics', headers={'If-None-Match': etag}), 200):.3f} ms")
+
+        def revalidate():
+            client.get("/khalilabad-1404.ics", headers={"If-None-Match": etag})
+
+        print(f"304 answer to If-None-Match: {timed(revalidate, 200):.3f} ms")
 
 
 if __name__ == "__main__":
