@@ -1012,3 +1012,28 @@ def test_a_utc_programme_needs_no_vtimezone():
                             programme_id="p", base_url="https://x", current_phase="before")
     assert b"DTSTART:20250902T080000Z\r\n" in data
     assert b"VTIMEZONE" not in data
+
+
+def test_loading_a_programme_records_its_revisions_before_any_feed_is_asked(feed_app):
+    assert feed_app.test_client().get("/khalilabad-1404/").status_code == 200
+    revisions = store.load_revisions(get_engine(feed_app), "khalilabad-1404")
+    assert len(revisions.revisions) == 14
+    assert {r.sequence for r in revisions.revisions} == {0}
+    assert revisions.programme["title"] == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"
+
+
+def test_a_removed_occurrence_that_comes_back_is_restored_with_a_new_sequence(tmp_path):
+    engine = store.engine_for(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema(engine)
+    programme = load_file(SAMPLE).programme
+    meta = feeds.programme_snapshot(programme)
+    everything = feeds.occurrence_snapshots(programme)
+    fewer = {key: value for key, value in everything.items() if key != "taxi-parade"}
+    moments = [T0 + dt.timedelta(hours=hours) for hours in range(3)]
+    for snapshots, moment in zip((everything, fewer, everything), moments):
+        result = store.sync_revisions(engine, programme.id, "v", meta, snapshots, moment)
+    parade = next(r for r in result.revisions if r.occurrence_key == "taxi-parade")
+    assert (parade.sequence, parade.removed, parade.modified_at) == (2, False, moments[2])
+    kinds = [h["kind"] for h in store.event_history(engine, programme.id)
+             if h["occurrence_key"] == "taxi-parade"]
+    assert kinds == ["added", "removed", "restored"]
