@@ -2,6 +2,7 @@
 
 The app runs in a thread on 127.0.0.1 with its clock pinned to Saturday 15 Shahrivar 1404,
 10:00 Tehran time (the fifth day of the sample week); the browser's clock is pinned too.
+The sample is served with the Friday prayer cancelled and the think tank tentative.
 Screenshots and a PDF of the print view go to ``test-artifacts/``.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,7 +71,15 @@ def base_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
     schedules = folder / "schedules"
     schedules.mkdir()
-    shutil.copy(SAMPLE, schedules / SAMPLE.name)
+    # The sample, with one event cancelled and one tentative.
+    text = SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("    venue: mosalla\n\n  - id: cooperative-visits",
+                        "    venue: mosalla\n    status: cancelled\n\n  - id: cooperative-visits", 1)
+    text = text.replace("    reminders: [1d, 2h]\n    notify: [organisers]\n\n  - id: best",
+                        "    reminders: [1d, 2h]\n    notify: [organisers]\n    status: tentative\n\n"
+                        "  - id: best", 1)
+    assert text.count("status:") == 2
+    (schedules / SAMPLE.name).write_text(text, encoding="utf-8")
     app = create_app({
         "TESTING": True,
         "SCHEDULES_DIR": str(schedules),
@@ -363,3 +371,30 @@ def test_no_request_leaves_localhost(visit, base_url):
     assert any(url.endswith(".woff2") for url in tab.requests)
     assert any(url.endswith(".css") for url in tab.requests)
     assert tab.foreign_requests() == []
+
+
+def test_cancelled_and_tentative_events_are_marked_clearly(visit, base_url):
+    page = visit(360).page
+    page.goto(base_url + PROGRAMME)
+    cancelled = page.locator(".event[data-key='friday-prayer']")
+    assert cancelled.locator(".status-cancelled").inner_text() == "لغو شد"
+    assert cancelled.locator(".status-cancelled").is_visible()
+    for part in (".title", ".when"):
+        decoration = cancelled.locator(part).evaluate(
+            "el => getComputedStyle(el).textDecorationLine")
+        assert "line-through" in decoration
+    tentative = page.locator(".event[data-key='think-tank']")
+    assert tentative.locator(".status-tentative").inner_text() == "هنوز قطعی نیست"
+    assert tentative.evaluate("el => getComputedStyle(el).borderTopStyle") == "dashed"
+    assert "line-through" not in tentative.locator(".title").evaluate(
+        "el => getComputedStyle(el).textDecorationLine")
+    page.locator("[id='1404-06-14']").scroll_into_view_if_needed()
+    page.locator("[id='1404-06-14']").screenshot(path=str(ARTIFACTS / "cancelled-360.png"))
+
+
+def test_script_never_marks_a_cancelled_event_as_on_now(visit, base_url):
+    during_prayer = dt.datetime(2025, 9, 5, 12, 0, tzinfo=TEHRAN)
+    page = visit(360, now=during_prayer).page
+    page.goto(base_url + PROGRAMME)
+    page.wait_for_function("() => document.querySelector('.event.is-past') !== null")
+    assert page.locator(".event.is-now").count() == 0

@@ -9,7 +9,8 @@
       var start = Date.parse(items[i].getAttribute("data-start"));
       var end = Date.parse(items[i].getAttribute("data-end"));
       if (isNaN(start) || isNaN(end)) continue;
-      items[i].classList.toggle("is-now", start <= now && now < end);
+      var cancelled = items[i].classList.contains("is-cancelled");
+      items[i].classList.toggle("is-now", !cancelled && start <= now && now < end);
       items[i].classList.toggle("is-past", end <= now);
     }
   }
