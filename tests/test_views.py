@@ -360,9 +360,10 @@ def now_box(client) -> str:
 
 def test_before_the_week_says_how_many_days_remain(client, clock):
     clock.moment = dt.datetime(2025, 8, 30, 12, 0, tzinfo=TEHRAN)
-    assert "۳ روز تا آغاز برنامه مانده است" in now_box(client)
+    box = now_box(client)
+    assert "۳ روز تا آغاز برنامه مانده است" in box and "سه‌شنبه ۱۱ شهریور ۱۴۰۴" in box
     clock.moment = dt.datetime(2025, 9, 1, 23, 59, tzinfo=TEHRAN)
-    assert "فردا آغاز می‌شود" in now_box(client)
+    assert "برنامه فردا، سه‌شنبه ۱۱ شهریور ۱۴۰۴، آغاز می‌شود" in now_box(client)
 
 
 def test_during_the_week_says_what_is_on_now_and_next(client, clock):
