@@ -53,6 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar)
     from .schedule_views import conference_schedules
     app.register_blueprint(conference_schedules)
+    from .changes_views import changelog
+    app.register_blueprint(changelog)
     from . import remind_views
     remind_views.init_app(app)
     return app
