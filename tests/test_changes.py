@@ -485,3 +485,85 @@ def test_a_control_character_does_not_break_the_feed(sample):
     body = changes.atom_feed(info, changes.change_entries(PROGRAMME, None, history), T0)
     title = text_of(atom_entries(body)[0], "title")
     assert title.startswith("رژه\ufffd: لغو شد")
+
+
+# ------------------------------------------------------------------ in a browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [360, 1024])
+def test_the_page_in_chromium(tmp_path, schedules_dir, width):
+    """What a person sees: right to left, Vazirmatn, nothing wider than a phone."""
+    import os
+    import threading
+
+    from werkzeug.serving import make_server
+
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+
+    clock = Clock(T0)
+    app = make_app(tmp_path, schedules_dir, clock)
+    get_ok(app.test_client(), PAGE)
+    edit_sample(schedules_dir)
+    clock.now = T1
+    get_ok(app.test_client(), PAGE)  # read whole before serving: no file left open
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                 args=CHROMIUM_ARGS, headless=True)
+            try:
+                context = browser.new_context(viewport={"width": width, "height": 800},
+                                              locale="fa-IR")
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{server.server_port}{PAGE}")
+                page.evaluate("() => document.fonts.ready")
+                assert page.evaluate("() => getComputedStyle(document.body).direction") == "rtl"
+                assert page.evaluate("() => document.fonts.check('16px Vazirmatn')")
+                overflow = page.evaluate("""() => Math.max(document.documentElement.scrollWidth,
+                    document.body.scrollWidth) - window.innerWidth""")
+                assert overflow <= 0
+                sticking_out = page.evaluate("""() => [...document.querySelectorAll('body *')]
+                    .filter(el => { const r = el.getBoundingClientRect();
+                        return r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1); })
+                    .filter(el => !el.classList.contains('skip-link'))
+                    .map(el => el.tagName + '.' + el.className)""")
+                assert sticking_out == []
+                shown = page.locator("li.change .change-text").all_inner_texts()
+                assert [text.strip() for text in shown[:-1]] == [
+                    EDITED[event_id][1] for event_id in
+                    ["friday-imam-governor-meeting", "expo", "fadaei-wood-opening",
+                     "friday-prayer", "taxi-parade"]]
+                # A cancellation stands out from a move.
+                colours = page.evaluate("""() => ['cancelled', 'moved'].map(kind =>
+                    getComputedStyle(document.querySelector('.kind-' + kind + ' .change-kind'))
+                    .backgroundColor)""")
+                assert colours[0] != colours[1]
+                artifacts = ROOT / "test-artifacts"
+                artifacts.mkdir(exist_ok=True)
+                page.screenshot(path=str(artifacts / f"changes-{width}.png"), full_page=True)
+                context.close()
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
