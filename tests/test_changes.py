@@ -450,8 +450,13 @@ def test_status_venue_and_details(sample):
     moved_pin = {**old, "venue": {**old["venue"], "location": [35.0, 58.0]}}
     assert sentence_for(old, moved_pin) == f"{title}: جای مکانش روی نقشه اصلاح شد"
     assert sentence_for(old, {**old, "hosts": ["فرماندار", "شهردار"]}) == \
-        f"{title}: با حضور: فرماندار، شهردار"
+        f"{title}: اکنون با حضور فرماندار و شهردار برگزار می‌شود"
     assert sentence_for(old, {**old, "description": "تازه"}) == f"{title}: توضیحش به‌روز شد"
+    assert sentence_for(old, {**old, "reminders": [3600]}) == \
+        f"{title}: یادآوری‌های تقویمی آن تغییر کرد"
+    assert sentence_for(old, {**old, "timezone": "Asia/Kabul"}) == f"{title}: جزئیاتش به‌روز شد"
+    assert sentence_for(old, {**old, "title": "هم‌اندیشی"}) == \
+        f"هم‌اندیشی: عنوانش تغییر کرد (پیش‌تر: «{title}»)"
     assert sentence_for(old, {**old, "category": "talk", "category_label": "سخنرانی"}) == \
         f"{title}: از دستهٔ «نشست» به دستهٔ «سخنرانی» رفت"
 

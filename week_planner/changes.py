@@ -213,8 +213,8 @@ def _difference_clauses(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
         clauses.append(_Clause("changed", f"نام دسته‌اش «{new.get('category_label')}» شد"))
     if old.get("hosts") != new.get("hosts"):
         hosts = new.get("hosts") or []
-        clauses.append(_Clause("changed", "با حضور: " + "، ".join(hosts) if hosts
-                               else "نام حاضرانش برداشته شد"))
+        clauses.append(_Clause("changed", f"اکنون با حضور {_join(hosts)} برگزار می‌شود"
+                               if hosts else "نام حاضرانش برداشته شد"))
     if (old.get("description") or "").strip() != (new.get("description") or "").strip():
         clauses.append(_Clause("changed", "توضیحش به‌روز شد" if new.get("description")
                                else "توضیحش برداشته شد"))
@@ -225,7 +225,7 @@ def _difference_clauses(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
         clauses.append(_Clause("changed", "یادآوری‌های تقویمی آن تغییر کرد"))
     known = {"status", "start", "end", "all_day", "venue", "title", "category",
              "category_label", "hosts", "description", "url", "reminders", "event"}
-    if not clauses and any(old.get(k) != new.get(k) for k in set(old) | set(new) - known):
+    if not clauses and any(old.get(k) != new.get(k) for k in (set(old) | set(new)) - known):
         clauses.append(_Clause("changed", "جزئیاتش به‌روز شد"))
     return clauses
 
