@@ -132,10 +132,10 @@ def scheduler_process(env: dict[str, str], shift_seconds: float, log_path: Path
         "with time_machine.travel(destination, tick=True):\n"
         "    from week_planner.cli import main\n"
         "    main(['scheduler'])\n")
-    handle = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
-                            env={**os.environ, **env}, stdout=handle,
-                            stderr=subprocess.STDOUT)
+    with open(log_path, "ab") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                                env={**os.environ, **env}, stdout=handle,
+                                stderr=subprocess.STDOUT)
 
 
 def kill(process: subprocess.Popen, sig=signal.SIGKILL) -> None:

@@ -396,11 +396,24 @@ def next_due(engine: Engine) -> dt.datetime | None:
     return min(times).replace(tzinfo=UTC) if times else None
 
 
-def _finish(engine: Engine, row_id: int, **values) -> None:
+def _finish(engine: Engine, row_id: int, worker: str, **values) -> None:
+    """Record an outcome, if the row is still this process's claim."""
     with write_transaction(engine) as connection:
         connection.execute(update(reminder_outbox).where(
-            reminder_outbox.c.id == row_id, reminder_outbox.c.status == SENDING)
-            .values(lease_until=None, **values))
+            reminder_outbox.c.id == row_id, reminder_outbox.c.status == SENDING,
+            reminder_outbox.c.sent_by == worker).values(lease_until=None, **values))
+
+
+def release(engine: Engine, row_ids: list[int], worker: str, now: dt.datetime) -> None:
+    """Give back claimed rows not yet tried, for any process to take at once."""
+    if not row_ids:
+        return
+    out = reminder_outbox.c
+    with write_transaction(engine) as connection:
+        connection.execute(update(reminder_outbox).where(
+            out.id.in_(row_ids), out.status == SENDING, out.sent_by == worker)
+            .values(status=PENDING, lease_until=None, attempts=out.attempts - 1,
+                    updated_at=now))
 
 
 def retry_delay(delays: list[int], attempts: int) -> dt.timedelta:
@@ -592,12 +605,13 @@ class Reminders:
         batches = 0
         try:
             while max_batches is None or batches < max_batches:
-                rows = claim(self.engine, self.clock(), self.settings["REMINDER_BATCH_SIZE"],
+                claimed_at = self.clock()
+                rows = claim(self.engine, claimed_at, self.settings["REMINDER_BATCH_SIZE"],
                              self.settings["REMINDER_LEASE"], self.worker)
                 if not rows:
                     break
                 batches += 1
-                for outcome in sender.send_batch(rows):
+                for outcome in sender.send_batch(rows, claimed_at):
                     counts[outcome] += 1
         finally:
             transport.close()
@@ -664,6 +678,7 @@ class _Sender:
         self.reminders = reminders
         self.transport = transport
         self.engine = reminders.engine
+        self.worker = reminders.worker
         self.delays = list(reminders.settings["RETRY_DELAYS"])
         self.cache: dict = {}
         self._channels: dict[str, list[str]] | None = None
@@ -673,10 +688,19 @@ class _Sender:
             self._channels = self.reminders.channels()
         return self._channels
 
-    def send_batch(self, rows: list[Mapping[str, Any]]) -> Iterable[str]:
+    def send_batch(self, rows: list[Mapping[str, Any]], claimed_at: dt.datetime
+                   ) -> Iterable[str]:
         unreachable: DeliveryError | None = None
-        for row in rows:
+        # Start no send after half the lease: past it, another process may take the row
+        # over, and a slow batch (a stalled machine) must not turn into duplicates.
+        deadline = claimed_at + dt.timedelta(seconds=self.reminders.settings["REMINDER_LEASE"] / 2)
+        for index, row in enumerate(rows):
             now = self.reminders.clock()
+            if now >= deadline:
+                release(self.engine, [r["id"] for r in rows[index:]], self.worker, now)
+                log.warning("batch took more than half its lease; %d reminder(s) given back",
+                            len(rows) - index)
+                return
             if unreachable is not None and row["channel"] == "email":
                 yield self._retry(row, now, unreachable)
                 continue
@@ -684,7 +708,7 @@ class _Sender:
                 delivered = self._deliver(row, now)
             except DeliveryError as error:
                 if error.permanent:
-                    _finish(self.engine, row["id"], status=FAILED, last_error=str(error),
+                    _finish(self.engine, row["id"], self.worker, status=FAILED, last_error=str(error),
                             updated_at=now)
                     log.error("reminder %d failed for good: %s", row["id"], error)
                     yield "failed"
@@ -698,17 +722,17 @@ class _Sender:
                 yield self._retry(row, now, DeliveryError(f"{type(error).__name__}: {error}"))
                 continue
             if not delivered:
-                _finish(self.engine, row["id"], status=CANCELLED,
+                _finish(self.engine, row["id"], self.worker, status=CANCELLED,
                         last_error="the event is no longer as planned", updated_at=now)
                 yield "cancelled"
                 continue
-            _finish(self.engine, row["id"], status=SENT, sent_at=self.reminders.clock(),
+            _finish(self.engine, row["id"], self.worker, status=SENT, sent_at=self.reminders.clock(),
                     last_error=None, updated_at=self.reminders.clock())
             yield "sent"
 
     def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
         at = now + retry_delay(self.delays, row["attempts"])
-        _finish(self.engine, row["id"], status=PENDING, next_attempt_at=at,
+        _finish(self.engine, row["id"], self.worker, status=PENDING, next_attempt_at=at,
                 last_error=str(error), updated_at=now)
         log.warning("reminder %d not sent (attempt %d): %s; next try in %s", row["id"],
                     row["attempts"], error, at - now)

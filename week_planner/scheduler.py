@@ -37,6 +37,7 @@ class ReminderScheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._wake_lock = threading.Lock()
         self._purged_at: float | None = None
+        self._sending = False
         self.sent = 0
 
     # -- jobs
@@ -60,16 +61,24 @@ class ReminderScheduler:
 
     def send(self) -> None:
         """The wake job: send everything due, then sleep until the next due time."""
+        with self._wake_lock:
+            if self._sending:
+                return
+            self._sending = True
         try:
             counts = self.reminders.send_due()
             self.sent += counts["sent"]
             if any(counts.values()):
                 log.info("reminders: %s", ", ".join(f"{n} {k}" for k, n in counts.items() if n))
         finally:
+            with self._wake_lock:
+                self._sending = False
             self.plan_wake()
 
     def plan_wake(self) -> None:
         with self._wake_lock:
+            if self._sending:  # the running send plans the next wake when it ends
+                return
             due = self.reminders.next_due()
             if due is None:
                 if self.scheduler.get_job("wake"):
@@ -78,8 +87,8 @@ class ReminderScheduler:
             # The clock may be shifted (tests); APScheduler waits in real time.
             delay = max((due - self.clock()).total_seconds(), 0.0)
             run_at = dt.datetime.now(UTC) + dt.timedelta(seconds=delay)
-            # Up to two instances: the running one may still be finishing when the next
-            # wake is due, and a skipped wake would wait for the sweep.
+            # Two instances allowed: the previous one may still be returning when the next
+            # wake fires, and a skipped wake would wait for the sweep.
             self.scheduler.add_job(self.send, "date", run_date=run_at, id="wake",
                                    replace_existing=True, max_instances=2)
 
