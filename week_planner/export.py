@@ -45,7 +45,10 @@ class ExportReport:
     failed: dict[str, int] = field(default_factory=dict)  # path → status
 
 
-def _same_site_paths(base_path: str, body: bytes, content_type: str) -> list[str]:
+def _same_site_paths(base_path: str, body: bytes, content_type: str,
+                     site_url: str = "") -> list[str]:
+    """Paths of the links in a page or stylesheet that lead to this site: relative ones,
+    and absolute ones under ``site_url`` (the BASE_URL feeds and QR codes use)."""
     text = body.decode("utf-8", "replace")
     if content_type.startswith("text/html"):
         parser = _Links()
@@ -56,7 +59,10 @@ def _same_site_paths(base_path: str, body: bytes, content_type: str) -> list[str
     else:
         return []
     paths = []
+    site = site_url.rstrip("/")
     for link in candidates:
+        if site and link.startswith(site + "/"):
+            link = link[len(site):]
         target = urlsplit(urljoin(f"http://export.invalid{base_path}", link))
         if target.scheme != "http" or target.netloc != "export.invalid":
             continue  # another site, webcal:, mailto:, geo:, tel:
@@ -83,12 +89,13 @@ def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = (
     seen = set(queue)
     while queue:
         path = queue.pop(0)
-        response = client.get(path)
-        if response.status_code != 200:
-            report.failed[path] = response.status_code
-            log.warning("export: %s answered %d", path, response.status_code)
+        with client.get(path) as response:
+            status, body = response.status_code, response.get_data()
+            content_type = response.content_type or ""
+        if status != 200:
+            report.failed[path] = status
+            log.warning("export: %s answered %d", path, status)
             continue
-        body = response.get_data()
         target = out / file_for(path)
         if out.resolve() not in target.resolve().parents:
             report.failed[path] = 0  # a path that would escape the folder
@@ -96,11 +103,11 @@ def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = (
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
         report.written.append(path)
-        for link in _same_site_paths(path, body, response.content_type or ""):
+        for link in _same_site_paths(path, body, content_type, app.config["BASE_URL"]):
             if link not in seen and not LIVE_ONLY.search(link):
                 seen.add(link)
                 queue.append(link)
-    not_found = client.get("/no-such-page-for-export/")
-    if not_found.status_code == 404:
-        (out / "404.html").write_bytes(not_found.get_data())
+    with client.get("/no-such-page-for-export/") as not_found:
+        if not_found.status_code == 404:
+            (out / "404.html").write_bytes(not_found.get_data())
     return report
