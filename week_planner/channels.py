@@ -64,14 +64,21 @@ def sms_template(channels: dict[str, list[str]]) -> list[str] | None:
 
 def send_apprise(urls: list[str], title: str, body: str) -> None:
     """Send one message to every URL; raise DeliveryError when any of them fails."""
-    import apprise
+    # apprise loads some of its parts on first use, one of which imports the standard
+    # library's deprecated imghdr; that warning is apprise's, so it is silenced here.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*imghdr")
+        import apprise
 
-    notifier = apprise.Apprise()
-    for url in urls:
-        if not notifier.add(url):
-            raise DeliveryError("an apprise URL of the channel is not valid", permanent=True)
-    if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
-        raise DeliveryError("the channel did not accept the message")
+        notifier = apprise.Apprise()
+        for url in urls:
+            if not notifier.add(url):
+                raise DeliveryError("an apprise URL of the channel is not valid",
+                                    permanent=True)
+        if not notifier.notify(title=title, body=body,
+                               body_format=apprise.NotifyFormat.TEXT):
+            raise DeliveryError("the channel did not accept the message")
 
 
 def send_sms(templates: list[str], phone: str, body: str) -> None:

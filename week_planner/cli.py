@@ -169,7 +169,8 @@ def subscribers() -> None:
 
 
 def _add_subscriber(app, programme_id: str, address: str, event: str | None,
-                    category: str | None) -> bool:
+                    category: str | None) -> tuple[bool, str]:
+    """Add a confirmed subscription; (whether it is new, the normalised address)."""
     from .reminders import (AddressError, add_subscriber, normalise_email, normalise_mobile,
                             scope_for, utc_now)
     from .store import app_engine
@@ -187,7 +188,7 @@ def _add_subscriber(app, programme_id: str, address: str, event: str | None,
         raise click.ClickException(f"not an e-mail address or mobile number: {error}") from None
     _, before = add_subscriber(app_engine(app), programme.id, scope, channel, address,
                                "organiser", utc_now(), confirmed=True)
-    return not before
+    return not before, address
 
 
 @subscribers.command("add")
@@ -201,9 +202,9 @@ def subscribers_add(address: str, programme_id: str, event: str | None,
     from .mail import mask_address
     from .reminders import Reminders
     app = _reminder_app()
-    added = _add_subscriber(app, programme_id, address, event, category)
+    added, address = _add_subscriber(app, programme_id, address, event, category)
     Reminders(app).reconcile([programme_id])
-    click.echo(f"{'added' if added else 'already subscribed'}: {mask_address(address.strip())}")
+    click.echo(f"{'added' if added else 'already subscribed'}: {mask_address(address)}")
 
 
 @subscribers.command("import")
@@ -228,7 +229,7 @@ def subscribers_import(file, programme_id: str | None) -> None:
         try:
             if _add_subscriber(app, programme, (row.get("address") or "").strip(),
                                (row.get("event") or "").strip() or None,
-                               (row.get("category") or "").strip() or None):
+                               (row.get("category") or "").strip() or None)[0]:
                 added += 1
             else:
                 existing += 1

@@ -21,6 +21,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from wtforms import RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .channels import DeliveryError, send_sms, sms_template
@@ -102,8 +103,8 @@ def _limiter(name: str, limit: int) -> RateLimiter:
 
 class SubscribeForm(FlaskForm):
     scope = SelectField("یادآوری برای", choices=[], validate_choice=True)
-    channel = RadioField("با", choices=[("email", "رایانامه"), ("sms", "پیامک")],
-                         default="email")
+    channel = RadioField("با", choices=[SelectChoice("email", "رایانامه"),
+                                       SelectChoice("sms", "پیامک")], default="email")
     address = StringField("نشانی", validators=[DataRequired(message="این خانه را پر کنید."),
                                                Length(max=254)])
 
@@ -154,13 +155,14 @@ def _subscribe(programme, event):
     sms = sms_template(_channels())
     form = SubscribeForm()
     if event is not None:
-        form.scope.choices = [(f"event:{event.id}", event.title)]
+        form.scope.choices = [SelectChoice(f"event:{event.id}", event.title)]
     else:
         used = {e.category.id for e in programme.events}
-        form.scope.choices = [("programme", "همهٔ برنامه‌های هفته")] + [
-            (f"category:{c.id}", c.label) for c in programme.categories.values() if c.id in used]
+        form.scope.choices = [SelectChoice("programme", "همهٔ برنامه‌های هفته")] + [
+            SelectChoice(f"category:{c.id}", c.label)
+            for c in programme.categories.values() if c.id in used]
     if not sms:
-        form.channel.choices = [("email", "رایانامه")]
+        form.channel.choices = [SelectChoice("email", "رایانامه")]
     error = None
     if request.method == "POST" and form.validate_on_submit():
         try:

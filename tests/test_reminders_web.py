@@ -1,0 +1,354 @@
+"""Subscription pages (CSRF, double opt-in by mail or SMS code, unsubscribe, rate limit),
+organiser channels through apprise and the reminder CLI commands. Mail goes to a real
+SMTP server, SMS and channel messages to a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from reminder_helpers import SmtpServer, free_port
+from week_planner.cli import main
+from week_planner.remind_views import unsubscribe_token
+from week_planner.reminders import Reminders
+from week_planner.store import app_engine, reminder_outbox, subscribers
+
+UTC = dt.timezone.utc
+BEFORE_THE_WEEK = dt.datetime(2025, 8, 25, 9, 0, tzinfo=UTC)
+ADDRESS = "Participant.One@Example.org"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.received.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    """An HTTP server that keeps what apprise's json:// posts to it."""
+    handler = type("Handler", (Receiver,), {"received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.received = handler.received
+    server.url = f"json://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channels_file(tmp_path, webhook):
+    path = tmp_path / "private" / "channels.yaml"
+    path.parent.mkdir()
+    path.write_text(f"organisers:\n  - {webhook.url}/organisers\n"
+                    f"sms:\n  - {webhook.url}/sms/{{phone}}\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def app(tmp_path, schedules_dir, smtp, channels_file):
+    from week_planner import create_app
+    return create_app({
+        "TESTING": True, "SCHEDULES_DIR": str(schedules_dir),
+        "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
+        "BASE_URL": "https://hafte.example.ir", "SMTP_URL": smtp.url,
+        "CHANNELS": str(channels_file), "SUBSCRIBE_RATE_LIMIT": 6,
+    })
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(BEFORE_THE_WEEK, tick=True) as traveller:
+        yield traveller
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def rows(app, table):
+    with app_engine(app).connect() as connection:
+        return connection.execute(select(table)).all()
+
+
+def assert_private(response):
+    text = response.get_data(as_text=True).lower()
+    assert "participant.one" not in text and "example.org" not in text
+    assert "9121234567" not in text
+
+
+def test_subscribe_by_mail_with_double_opt_in(app, smtp, clock):
+    client = app.test_client()
+    page = client.get("/khalilabad-1404/remind/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="category:visit"' in html and "بازدید و دیدار" in html
+    response = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "category:visit", "channel": "email",
+        "address": ADDRESS})
+    assert response.status_code == 200
+    assert "نامه‌ای فرستادیم" in response.get_data(as_text=True)
+    assert_private(response)
+    (subscriber,) = rows(app, subscribers)
+    assert (subscriber.address, subscriber.scope, subscriber.confirmed_at) == (
+        "participant.one@example.org", "category:visit", None)
+    assert rows(app, reminder_outbox) == []  # nothing before confirmation
+
+    (message,) = smtp.mailbox.parsed()
+    assert message["To"] == "participant.one@example.org"
+    assert "بازدید و دیدار" in message.get_body(("plain",)).get_content()
+    link = re.search(r"https://hafte\.example\.ir(/remind/confirm/[\w.-]+)",
+                     message.get_body(("plain",)).get_content()).group(1)
+    confirm_page = client.get(link)
+    assert confirm_page.status_code == 200
+    assert rows(app, subscribers)[0].confirmed_at is None  # a GET (a link scanner) is not enough
+    done = client.post(link, data={"csrf_token": csrf(confirm_page.get_data(as_text=True))})
+    assert done.status_code == 200 and "یادآوری فعال شد" in done.get_data(as_text=True)
+    assert_private(done)
+    assert rows(app, subscribers)[0].confirmed_at is not None
+    planned = {(row.event_id, row.offset_seconds, row.status) for row in rows(app, reminder_outbox)
+               if row.channel == "email"}
+    assert planned == {("peoples-visits", 86400, "pending"), ("peoples-visits", 3600, "pending"),
+                       ("cooperative-visits", 86400, "pending"),
+                       ("cooperative-visits", 3600, "pending")}
+
+
+def test_event_page_subscription_and_one_click_unsubscribe(app, smtp, clock):
+    client = app.test_client()
+    page = client.get("/khalilabad-1404/events/think-tank/remind/")
+    html = page.get_data(as_text=True)
+    assert "نشست هم\u200cاندیشی مدیران تعاونی\u200cها" in html
+    assert "۱ روز، ۲ ساعت پیش از آن" in html
+    client.post("/khalilabad-1404/events/think-tank/remind/", data={
+        "csrf_token": csrf(html), "scope": "event:think-tank", "channel": "email",
+        "address": ADDRESS})
+    link = re.search(r"/remind/confirm/[\w.-]+",
+                     smtp.mailbox.parsed()[0].get_body(("plain",)).get_content()).group(0)
+    client.post(link, data={"csrf_token": csrf(client.get(link).get_data(as_text=True))})
+    mine = [row for row in rows(app, reminder_outbox) if row.channel == "email"]
+    assert {(row.event_id, row.status) for row in mine} == {("think-tank", "pending")}
+    assert len(mine) == 2
+
+    (subscriber,) = rows(app, subscribers)
+    url = f"/remind/unsubscribe/{unsubscribe_token(app, subscriber.id)}"
+    assert client.get(url).status_code == 200
+    assert len(rows(app, subscribers)) == 1  # GET only shows the button
+    # RFC 8058: a mail program posts this with no cookie and no CSRF token
+    response = app.test_client().post(url, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "لغو شد" in response.get_data(as_text=True)
+    assert rows(app, subscribers) == []
+    assert {row.status for row in rows(app, reminder_outbox) if row.channel == "email"} == \
+        {"cancelled"}
+    assert client.post(url[:-3] + "xyz").status_code == 404  # tampered
+
+
+def test_forms_need_their_csrf_token_and_a_valid_address(app, smtp, clock):
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    no_token = client.post("/khalilabad-1404/remind/", data={
+        "scope": "programme", "channel": "email", "address": ADDRESS})
+    assert no_token.status_code == 400
+    bad = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+        "address": "not-an-address"})
+    assert bad.status_code == 400 and "درست نیست" in bad.get_data(as_text=True)
+    wrong_scope = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "event:nope", "channel": "email",
+        "address": ADDRESS})
+    assert wrong_scope.status_code == 400
+    assert rows(app, subscribers) == [] and smtp.mailbox.count() == 0
+    assert client.get("/no-such-programme/remind/").status_code == 404
+    assert client.get("/khalilabad-1404/events/no-such-event/remind/").status_code == 404
+
+
+def test_confirmation_link_expires(app, smtp):
+    with time_machine.travel(BEFORE_THE_WEEK, tick=False):
+        client = app.test_client()
+        html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+        client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+            "address": ADDRESS})
+    link = re.search(r"/remind/confirm/[\w.-]+",
+                     smtp.mailbox.parsed()[0].get_body(("plain",)).get_content()).group(0)
+    with time_machine.travel(BEFORE_THE_WEEK + dt.timedelta(days=2, minutes=1), tick=False):
+        assert client.get(link).status_code == 410
+    with time_machine.travel(BEFORE_THE_WEEK + dt.timedelta(days=1), tick=False):
+        assert client.get(link).status_code == 200
+
+
+def test_subscriptions_are_rate_limited(app, smtp, clock):
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    codes = [client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+        "address": f"p{n}@example.org"}).status_code for n in range(8)]
+    assert codes == [200] * 6 + [429] * 2
+    # one address cannot be flooded with confirmations from many clients either
+    other = app.test_client()
+    html = other.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    codes = [other.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+        "address": "target@example.org"},
+        environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code for n in range(4)]
+    assert codes == [200, 200, 429, 429]
+
+
+def test_subscribe_by_sms_with_a_code(app, webhook, clock):
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    assert 'value="sms"' in html
+    response = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "category:parade", "channel": "sms",
+        "address": "۰۹۱۲ ۱۲۳ ۴۵۶۷"})
+    assert response.status_code == 302
+    code_page = response.headers["Location"]
+    ((path, body),) = webhook.received
+    assert path == "/sms/09121234567"
+    code = re.search(r"\d{6}", body["message"]).group(0)
+    page = client.get(code_page)
+    assert_private(page)
+    token = csrf(page.get_data(as_text=True))
+    wrong = "000000" if code != "000000" else "111111"
+    assert client.post(code_page, data={"csrf_token": token, "code": wrong}).status_code == 400
+    persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    done = client.post(code_page, data={"csrf_token": token, "code": persian})
+    assert done.status_code == 200 and "یادآوری فعال شد" in done.get_data(as_text=True)
+    sms_rows = [row for row in rows(app, reminder_outbox) if row.channel == "sms"]
+    assert {(row.event_id, row.recipient) for row in sms_rows} == {
+        ("taxi-parade", "09121234567")}
+
+    # and the SMS reminder itself goes through the gateway
+    # taxi-parade: 1404-06-15 16:00 Tehran = 2025-09-06 12:30 UTC; 2 h before:
+    reminders = Reminders(app, lambda: dt.datetime(2025, 9, 6, 10, 31, tzinfo=UTC))
+    reminders.send_due()
+    texts = [body["message"] for path, body in webhook.received if path.startswith("/sms/")]
+    assert len(texts) == 3  # the code, then the 2 h and the (late) 1 d reminder
+    assert any("رژه خودروهای تعاونی تاکسی بی‌سیم" in text and "۱۶:۰۰" in text
+               for text in texts)
+
+
+def test_sms_code_attempts_are_limited(app, webhook, clock):
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    code_page = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "sms",
+        "address": "09121234567"}).headers["Location"]
+    code = re.search(r"\d{6}", webhook.received[0][1]["message"]).group(0)
+    token = csrf(client.get(code_page).get_data(as_text=True))
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        client.post(code_page, data={"csrf_token": token, "code": wrong})
+    assert client.post(code_page, data={"csrf_token": token, "code": code}).status_code == 429
+    assert rows(app, subscribers)[0].confirmed_at is None
+
+
+def test_organiser_channel_gets_reminders(app, webhook):
+    reminders = Reminders(app, lambda: dt.datetime(2025, 9, 1, tzinfo=UTC))
+    reminders.reconcile()
+    planned = {(row.event_id, row.recipient) for row in rows(app, reminder_outbox)}
+    assert planned == {("cooperative-visits", "organisers"), ("taxi-parade", "organisers"),
+                       ("think-tank", "organisers"),
+                       ("best-cooperatives-award", "organisers")}
+    reminders.clock = lambda: dt.datetime(2025, 9, 6, 12, 31, tzinfo=UTC)  # think-tank - 1d
+    # sent: think-tank's 1 d, and cooperative-visits' second day's 1 d (late, not started);
+    # taxi-parade began a minute ago and the first visits day this morning: missed
+    assert reminders.send_due()["sent"] == 2
+    bodies = [body for path, body in webhook.received if path == "/organisers"]
+    assert len(bodies) == 2
+    assert any(body["title"] == "یادآوری: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
+               for body in bodies)
+
+
+# -- command line ----------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(app, tmp_path, schedules_dir, smtp, channels_file):
+    return {"WEEK_PLANNER_SCHEDULES_DIR": str(schedules_dir),
+            "WEEK_PLANNER_INSTANCE_DIR": str(tmp_path / "instance"),
+            "WEEK_PLANNER_BASE_URL": "https://hafte.example.ir",
+            "WEEK_PLANNER_SMTP_URL": smtp.url,
+            "WEEK_PLANNER_CHANNELS": str(channels_file)}
+
+
+def test_cli_subscribers_add_import_list_remove(app, cli_env, tmp_path, clock):
+    runner = CliRunner()
+    result = runner.invoke(main, ["subscribers", "add", "Official@Example.org",
+                                  "--programme", "khalilabad-1404", "--event", "think-tank"],
+                           env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "added: o***@e***.org" in result.output
+    csv_file = tmp_path / "officials.csv"
+    csv_file.write_text("address,event,category\nbakhshdar@example.org,,parade\n"
+                        "09351112233,taxi-parade,\n", encoding="utf-8")
+    result = runner.invoke(main, ["subscribers", "import", str(csv_file),
+                                  "--programme", "khalilabad-1404"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 already subscribed" in result.output
+    listed = runner.invoke(main, ["subscribers", "list"], env=cli_env)
+    assert "official@example.org" not in listed.output
+    assert listed.output.count("confirmed\torganiser") == 3
+    full = runner.invoke(main, ["subscribers", "list", "--show-addresses"], env=cli_env)
+    assert "official@example.org" in full.output and "09351112233" in full.output
+    assert {row.recipient for row in rows(app, reminder_outbox) if row.event_id == "taxi-parade"
+            and row.channel != "apprise"} == {"bakhshdar@example.org", "09351112233"}
+
+    removed = runner.invoke(main, ["subscribers", "remove", "official@example.org",
+                                   "--programme", "khalilabad-1404"], env=cli_env)
+    assert removed.exit_code == 0 and "1 subscription(s) removed" in removed.output
+    again = runner.invoke(main, ["subscribers", "remove", "official@example.org",
+                                 "--programme", "khalilabad-1404"], env=cli_env)
+    assert again.exit_code == 1
+    bad = runner.invoke(main, ["subscribers", "add", "x@example.org", "--programme",
+                               "khalilabad-1404", "--event", "nope"], env=cli_env)
+    assert bad.exit_code == 1 and "no event 'nope'" in bad.output
+
+
+def test_cli_reminders_list_and_preview(app, cli_env, clock):
+    runner = CliRunner()
+    runner.invoke(main, ["subscribers", "add", "official@example.org",
+                         "--programme", "khalilabad-1404", "--event", "think-tank"], env=cli_env)
+    listed = runner.invoke(main, ["reminders", "list", "--due"], env=cli_env)
+    assert listed.exit_code == 0, listed.output
+    # Jalali times in Tehran: think-tank 16:00 on 1404-06-16, 1 d and 2 h before
+    assert "1404-06-15 16:00:00\tpending\treminder\tkhalilabad-1404/think-tank" in listed.output
+    assert "1404-06-16 14:00:00\tpending" in listed.output
+    assert "email:o***@e***.org" in listed.output and "official@" not in listed.output
+    preview = runner.invoke(main, ["reminders", "preview", "taxi-parade"], env=cli_env)
+    assert preview.exit_code == 0, preview.output
+    assert "Subject: یادآوری: رژه خودروهای تعاونی تاکسی بی‌سیم" in preview.output
+    assert "۱ روز تا آغاز" in preview.output and "[attachment: taxi-parade.ics" in preview.output
+
+
+def test_cli_channels_test(app, cli_env, webhook):
+    runner = CliRunner()
+    result = runner.invoke(main, ["channels", "test", "organisers"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    ((path, body),) = webhook.received
+    assert path == "/organisers" and "آزمایشی" in body["message"]
+    missing = runner.invoke(main, ["channels", "test", "nobody"], env=cli_env)
+    assert missing.exit_code == 1 and "no channel 'nobody'" in missing.output
