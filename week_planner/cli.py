@@ -372,7 +372,7 @@ def reminders_list(programme_id: str | None, due: bool) -> None:
 def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     """Print the mail that would go out for EVENT (its first occurrence, first offset)."""
     import datetime as dt
-    from .mail import build_reminder
+    from .mail import build_reminder, header_text, plain_text
     from .reminders import anchor, reminder_key, utc_now
     app = _reminder_app()
     registry = app.extensions["week_planner.registry"]
@@ -400,12 +400,12 @@ def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
         click.echo(message.as_string())
         return
     for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe"):
-        click.echo(f"{header}: {message[header]}")
+        click.echo(f"{header}: {header_text(message[header])}")
     click.echo("")
-    click.echo(message.get_body(("plain",)).get_content())
+    click.echo(plain_text(message))
     for part in message.walk():
         if part.get_content_type() == "text/html":
-            click.echo(f"[HTML part: {len(part.get_content())} characters]")
+            click.echo(f"[HTML part: {len(part.get_payload(decode=True))} bytes]")
         elif part.get_filename():
             click.echo(f"[attachment: {part.get_filename()} ({part.get_content_type()})]")
 

@@ -1,7 +1,6 @@
 """Reminder mail: building the Persian message and handing it to SMTP or the console.
 
-``build_reminder``, ``build_notice`` and ``build_confirmation`` make ``EmailMessage``
-objects (HTML and plain text, right to left, the event's ``.ics`` attached to reminders);
+``build_reminder``, ``build_notice`` and ``build_confirmation`` make MIME messages (HTML and plain text, right to left, the event's ``.ics`` attached to reminders);
 ``transport_for(settings)`` gives an SMTP transport for ``SMTP_URL`` or, when it is unset,
 one that writes the mail to the log with the address masked.
 """
@@ -13,9 +12,11 @@ import hashlib
 import logging
 import smtplib
 import ssl
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, parseaddr
+from email.header import Header, decode_header, make_header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -145,44 +146,70 @@ def event_calendar(programme: Programme, event: Event, occurrence: Occurrence,
 # -- messages -----------------------------------------------------------------------------
 
 def _message(settings: Mapping[str, Any], to: str, subject: str, text: str, html: str,
-             key: str, now: dt.datetime, unsubscribe_url: str | None) -> EmailMessage:
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = settings["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject
+             key: str, now: dt.datetime, unsubscribe_url: str | None,
+             attachment: MIMEText | None = None) -> Message:
+    # The legacy (compat32) MIME classes: they make the same standard message several
+    # times faster than EmailMessage's header registry, which matters for a 10,000-
+    # reminder batch.
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(text, "plain", "utf-8"))
+    body.attach(MIMEText(html, "html", "utf-8"))
+    if attachment is not None:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(attachment)
+    else:
+        message = body
+    name, sender = parseaddr(settings["MAIL_FROM"])
+    message["From"] = formataddr((name, sender), charset="utf-8")
+    message["To"] = to if to.isascii() else Header(to, "utf-8", header_name="To")
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")
     message["Date"] = format_datetime(now.astimezone(dt.timezone.utc))
     message["Message-ID"] = message_id(key, settings["MAIL_FROM"])
+    message["MIME-Version"] = "1.0"
     message["Content-Language"] = "fa"
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
     return message
+
+
+def calendar_attachment(ics: bytes, filename: str) -> MIMEText:
+    """The .ics as text with its charset, so mail programs decode the Persian (base64
+    keeps the CRLF line ends iCalendar requires)."""
+    part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
+    part.set_param("method", "PUBLISH")
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
+
+
+def plain_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    return ""
+
+
+def header_text(value: str | None) -> str:
+    return str(make_header(decode_header(value))) if value else ""
 
 
 def build_reminder(jinja_env, settings: Mapping[str, Any], programme: Programme,
                    event: Event, occurrence: Occurrence, offset: dt.timedelta, to: str,
                    key: str, unsubscribe_url: str | None, now: dt.datetime,
-                   ics: bytes | None = None) -> EmailMessage:
+                   ics: bytes | None = None) -> Message:
     details = occurrence_details(programme, event, occurrence, settings["BASE_URL"])
     context = {"d": details, "before": offset_text(offset), "unsubscribe_url": unsubscribe_url}
     subject = f"یادآوری: {event.title} — {details['date']}"
     if not occurrence.all_day:
         subject += f"، ساعت {jalali.format_time(occurrence.start)}"
-    message = _message(settings, to, subject,
-                       jinja_env.get_template("mail/reminder.txt").render(context),
-                       jinja_env.get_template("mail/reminder.html").render(context),
-                       key, now, unsubscribe_url)
     if ics is None:
         ics = event_calendar(programme, event, occurrence, settings["BASE_URL"], now)
-    # As text with its charset (not bare bytes), so mail programs decode the Persian; base64
-    # keeps the CRLF line ends iCalendar requires.
-    message.add_attachment(ics.decode("utf-8"), subtype="calendar", charset="utf-8",
-                           cte="base64", filename=f"{event.id}.ics",
-                           params={"method": "PUBLISH"})
-    return message
+    return _message(settings, to, subject,
+                    jinja_env.get_template("mail/reminder.txt").render(context),
+                    jinja_env.get_template("mail/reminder.html").render(context),
+                    key, now, unsubscribe_url, calendar_attachment(ics, f"{event.id}.ics"))
 
 
 def reminder_text(programme: Programme, event: Event, occurrence: Occurrence,
@@ -209,7 +236,7 @@ def notice_text(detail: Mapping[str, Any]) -> str:
 
 
 def build_notice(jinja_env, settings: Mapping[str, Any], detail: Mapping[str, Any], to: str,
-                 key: str, unsubscribe_url: str | None, now: dt.datetime) -> EmailMessage:
+                 key: str, unsubscribe_url: str | None, now: dt.datetime) -> Message:
     old, new = detail["old"], detail.get("new")
     cancelled = new is None or new.get("status") == "cancelled"
     context = {"old": old, "new": new, "cancelled": cancelled,
@@ -224,7 +251,7 @@ def build_notice(jinja_env, settings: Mapping[str, Any], detail: Mapping[str, An
 
 def build_confirmation(jinja_env, settings: Mapping[str, Any], programme: Programme,
                        scope_label: str, to: str, confirm_url: str, key: str,
-                       now: dt.datetime) -> EmailMessage:
+                       now: dt.datetime) -> Message:
     context = {"programme": programme, "scope_label": scope_label,
                "confirm_url": confirm_url,
                "hours": jalali.to_persian_digits(settings["CONFIRM_MAX_AGE"] // 3600)}
@@ -265,7 +292,7 @@ class SmtpTransport:
             smtp.login(self.username, self.password)
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         reused = self._smtp is not None
         try:
             if self._smtp is None:
@@ -318,11 +345,10 @@ class ConsoleTransport:
     """No SMTP configured: the mail goes to the log, addresses masked, so a new user sees
     what would be sent."""
 
-    def send(self, message: EmailMessage) -> None:
-        body = message.get_body(("plain",))
-        text = body.get_content() if body is not None else ""
+    def send(self, message: Message) -> None:
         log.warning("mail to %s (no SMTP_URL set, not sent)\nSubject: %s\n\n%s",
-                    mask_address(str(message["To"])), message["Subject"], text)
+                    mask_address(header_text(message["To"])), header_text(message["Subject"]),
+                    plain_text(message))
 
     def close(self) -> None:
         pass
