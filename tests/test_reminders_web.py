@@ -352,3 +352,37 @@ def test_cli_channels_test(app, cli_env, webhook):
     assert path == "/organisers" and "آزمایشی" in body["message"]
     missing = runner.invoke(main, ["channels", "test", "nobody"], env=cli_env)
     assert missing.exit_code == 1 and "no channel 'nobody'" in missing.output
+
+
+def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog):
+    from week_planner import create_app
+    channels = tmp_path / "private" / "down.yaml"
+    channels.parent.mkdir(exist_ok=True)
+    channels.write_text(f"sms:\n  - json://127.0.0.1:{free_port()}/sms/{{phone}}\n",
+                        encoding="utf-8")
+    app = create_app({"TESTING": True, "SCHEDULES_DIR": str(schedules_dir),
+                      "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
+                      "SMTP_URL": smtp.url, "CHANNELS": str(channels)})
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    with caplog.at_level("DEBUG"):
+        response = client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": csrf(html), "scope": "programme", "channel": "sms",
+            "address": "09121234567"})
+    assert response.status_code == 503
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "0912***67" in logged or "not sent" in logged
+    assert "9121234567" not in logged
+
+
+def test_smtp_refusal_text_is_masked_in_the_outbox(app, smtp):
+    smtp.mailbox.answer = "550 5.1.1 <official@example.org>: Recipient address rejected"
+    reminders = Reminders(app, lambda: dt.datetime(2025, 9, 1, tzinfo=UTC))
+    from week_planner.reminders import add_subscriber
+    add_subscriber(reminders.engine, "khalilabad-1404", "event:think-tank", "email",
+                   "official@example.org", "organiser", reminders.clock(), confirmed=True)
+    reminders.reconcile()
+    reminders.clock = lambda: dt.datetime(2025, 9, 6, 12, 31, tzinfo=UTC)
+    assert reminders.send_due()["failed"] == 1
+    (row,) = [row for row in rows(app, reminder_outbox) if row.status == "failed"]
+    assert "o***@e***.org" in row.last_error and "official@" not in row.last_error

@@ -9,6 +9,7 @@ organisers:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import yaml
@@ -62,8 +63,24 @@ def sms_template(channels: dict[str, list[str]]) -> list[str] | None:
     return urls or None
 
 
+class _MaskAddresses(logging.Filter):
+    """apprise logs its targets (numbers in SMS gateway URLs); mask them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .mail import mask_addresses
+        record.msg = mask_addresses(record.getMessage())
+        record.args = None
+        return True
+
+
+_MASK = _MaskAddresses()
+
+
 def send_apprise(urls: list[str], title: str, body: str) -> None:
     """Send one message to every URL; raise DeliveryError when any of them fails."""
+    apprise_log = logging.getLogger("apprise")
+    if _MASK not in apprise_log.filters:
+        apprise_log.addFilter(_MASK)
     # apprise loads some of its parts on first use, one of which imports the standard
     # library's deprecated imghdr; that warning is apprise's, so it is silenced here.
     import warnings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import smtplib
 import ssl
 from email.header import Header, decode_header, make_header
@@ -41,6 +42,14 @@ def mask_address(address: str) -> str:
         masked_domain = f"{name[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
         return f"{local[:1]}***@{masked_domain}"
     return f"{address[:4]}***{address[-2:]}" if len(address) > 6 else "***"
+
+
+ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+|(?<!\d)(?:\+98|0098|0)?9\d{9}(?!\d)")
+
+
+def mask_addresses(text: str) -> str:
+    """Mask every e-mail address and mobile number in a text (server replies, logs)."""
+    return ADDRESS_RE.sub(lambda match: mask_address(match.group(0)), text)
 
 
 def message_id(key: str, mail_from: str) -> str:
@@ -318,7 +327,8 @@ class SmtpTransport:
                                 permanent=error.smtp_code >= 500) from None
         except (OSError, smtplib.SMTPException) as error:
             self.close()
-            raise DeliveryError(f"SMTP server unreachable: {error}", connection=True) from None
+            raise DeliveryError(f"SMTP server unreachable: {mask_addresses(str(error))}",
+                                connection=True) from None
 
     def _reset(self) -> None:
         try:
@@ -337,8 +347,10 @@ class SmtpTransport:
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:
+    """The server's reply, addresses masked: it often repeats the recipient."""
     reply = error.smtp_error
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return mask_addresses(text)
 
 
 class ConsoleTransport:
