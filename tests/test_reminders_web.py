@@ -335,8 +335,9 @@ def test_cli_reminders_list_and_preview(app, cli_env, clock):
     listed = runner.invoke(main, ["reminders", "list", "--due"], env=cli_env)
     assert listed.exit_code == 0, listed.output
     # Jalali times in Tehran: think-tank 16:00 on 1404-06-16, 1 d and 2 h before
-    assert "1404-06-15 16:00:00\tpending\treminder\tkhalilabad-1404/think-tank" in listed.output
-    assert "1404-06-16 14:00:00\tpending" in listed.output
+    assert ("1404-06-15 16:00:00\tpending\treminder\tkhalilabad-1404/think-tank\t-1d\t"
+            in listed.output)
+    assert "1404-06-16 14:00:00\tpending\treminder\tkhalilabad-1404/think-tank\t-2h" in listed.output
     assert "email:o***@e***.org" in listed.output and "official@" not in listed.output
     preview = runner.invoke(main, ["reminders", "preview", "taxi-parade"], env=cli_env)
     assert preview.exit_code == 0, preview.output

@@ -334,7 +334,6 @@ def reminders() -> None:
 @click.option("--due", is_flag=True, help="Only reminders waiting to be sent.")
 def reminders_list(programme_id: str | None, due: bool) -> None:
     """Show the outbox with Jalali times in each programme's timezone."""
-    import datetime as dt
     from zoneinfo import ZoneInfo
     from sqlalchemy import select
     from . import jalali
@@ -357,9 +356,11 @@ def reminders_list(programme_id: str | None, due: bool) -> None:
         moment = f"{jalali.iso_jalali(local.date())} {local:%H:%M:%S}"
         recipient = row.recipient if row.channel == "apprise" else \
             (mask_address(row.recipient) if row.recipient else "(deleted)")
-        offset = dt.timedelta(seconds=row.offset_seconds)
+        days, rest = divmod(row.offset_seconds, 86400)
+        offset = "".join(f"{n}{unit}" for n, unit in
+                         ((days, "d"), (rest // 3600, "h"), (rest % 3600 // 60, "m")) if n)
         click.echo(f"{moment}\t{row.status}\t{row.kind}\t{row.programme_id}/"
-                   f"{row.occurrence_key}\t-{offset}\t{row.channel}:{recipient}\t"
+                   f"{row.occurrence_key}\t-{offset or '0m'}\t{row.channel}:{recipient}\t"
                    f"attempts={row.attempts}" + (f"\t{row.last_error}" if row.last_error else ""))
     click.echo(f"{len(rows)} row(s)", err=True)
 
