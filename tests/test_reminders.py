@@ -427,3 +427,17 @@ def test_reconcile_without_programmes_prunes_only_when_asked(app):
     pruned = reconcile(reminders.engine, [], now=EARLY, base_url="https://x",
                        prune_others=True)
     assert pruned.cancelled == 2
+
+
+def test_addresses_of_a_deleted_programme_go_after_the_retention_time(app, schedules_dir):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "old@example.org")
+    reminders.reconcile()
+    (schedules_dir / "khalilabad-1404.yaml").unlink()
+    reminders.registry.refresh(force=True)
+    assert reminders.purge_expired() == 0  # not at once: the file may come back
+    clock.moment = THINK_TANK + dt.timedelta(days=30, minutes=1)  # its last reminder + 30 d
+    assert reminders.purge_expired() == 1
+    with reminders.engine.connect() as connection:
+        assert connection.execute(select(subscribers)).all() == []

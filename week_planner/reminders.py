@@ -530,20 +530,30 @@ def remove_subscribers(engine: Engine, ids: Iterable[int], now: dt.datetime) -> 
             subscribers.c.id.in_(ids))).rowcount
 
 
-def purge_expired(engine: Engine, programmes: Iterable[Programme], gone: Iterable[str],
-                  now: dt.datetime, retention_days: int) -> int:
-    """Delete the addresses of programmes that ended ``retention_days`` ago (and of
-    programmes whose file is gone)."""
-    expired = [p.id for p in programmes
-               if p.end() + dt.timedelta(days=retention_days) <= now] + list(gone)
-    if not expired:
-        return 0
-    sub = subscribers.c
+def purge_expired(engine: Engine, programmes: Iterable[Programme], now: dt.datetime,
+                  retention_days: int) -> int:
+    """Delete the addresses of programmes that ended ``retention_days`` ago. A programme
+    no longer served (its file deleted, perhaps while no process ran) counts as ended at
+    its last planned occurrence, or when its last subscription was made."""
+    keep = dt.timedelta(days=retention_days)
+    served = {p.id: p for p in programmes}
+    expired = [pid for pid, p in served.items() if p.end() + keep <= now]
+    sub, out = subscribers.c, reminder_outbox.c
     with engine.connect() as connection:
+        others = [pid for (pid,) in connection.execute(
+            select(sub.programme_id).distinct()) if pid not in served]
+        for pid in others:
+            last = connection.execute(select(func.max(out.occurrence_start))
+                                      .where(out.programme_id == pid)).scalar() or \
+                connection.execute(select(func.max(sub.created_at))
+                                   .where(sub.programme_id == pid)).scalar()
+            if last is not None and last.replace(tzinfo=UTC) + keep <= now:
+                expired.append(pid)
+        if not expired:
+            return 0
         ids = [row.id for row in connection.execute(
             select(sub.id).where(sub.programme_id.in_(expired)))]
     removed = remove_subscribers(engine, ids, now)
-    out = reminder_outbox.c
     with write_transaction(engine) as connection:
         connection.execute(update(reminder_outbox).where(
             out.programme_id.in_(expired), out.channel.in_(["email", "sms"]),
@@ -590,8 +600,7 @@ class Reminders:
 
     def purge_expired(self) -> int:
         return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
-                             self.registry.gone(), self.clock(),
-                             self.settings["SUBSCRIBER_RETENTION_DAYS"])
+                             self.clock(), self.settings["SUBSCRIBER_RETENTION_DAYS"])
 
     def next_due(self) -> dt.datetime | None:
         return next_due(self.engine)
