@@ -1,0 +1,90 @@
+"""Asking for a reminder as a person does, in a real headless Chromium on a 360 px phone:
+fill the form, get the confirmation mail (real SMTP server), open its link, confirm."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from reminder_helpers import SmtpServer, free_port
+from week_planner import create_app
+from week_planner.store import app_engine, subscribers
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def _sync_playwright():
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+    return sync_playwright
+
+
+@pytest.fixture
+def site(tmp_path, schedules_dir):
+    from werkzeug.serving import make_server
+    smtp = SmtpServer().start()
+    port = free_port()
+    app = create_app({"SCHEDULES_DIR": str(schedules_dir),
+                      "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
+                      "BASE_URL": f"http://127.0.0.1:{port}", "SMTP_URL": smtp.url})
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{port}", smtp
+    server.shutdown()
+    server.server_close()
+    smtp.stop()
+    app_engine(app).dispose()
+
+
+def test_ask_for_a_reminder_on_a_phone(site):
+    app, base, smtp = site
+    with _sync_playwright()() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 360, "height": 740})
+            page.goto(f"{base}/khalilabad-1404/events/think-tank/remind/")
+            assert page.locator("html").get_attribute("dir") == "rtl"
+            assert page.locator("h1").inner_text() == \
+                "یادآوری «نشست هم\u200cاندیشی مدیران تعاونی\u200cها»"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            box = page.locator("#address").bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+            assert page.locator("#address").evaluate("e => getComputedStyle(e).direction") \
+                == "ltr"  # an address is typed left to right
+            page.fill("#address", "Participant@Example.org")
+            page.click("button[type=submit]")
+            page.wait_for_selector("text=نامه‌ای فرستادیم")
+            assert "participant" not in page.content().lower()
+
+            assert smtp.mailbox.wait_for(1, timeout=5)
+            text = smtp.mailbox.parsed()[0].get_body(("plain",)).get_content()
+            link = re.search(r"http://127\.0\.0\.1:\d+/remind/confirm/[\w.-]+", text).group(0)
+            page.goto(link)
+            page.click("button[type=submit]")
+            page.wait_for_selector("text=یادآوری فعال شد")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        finally:
+            browser.close()
+    with app_engine(app).connect() as connection:
+        (row,) = connection.execute(select(subscribers)).all()
+    assert row.scope == "event:think-tank" and row.confirmed_at is not None
