@@ -23,7 +23,7 @@ zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from week_planner import changes, create_app, get_engine, store  # noqa: E402
+from week_planner import changes, create_app, store  # noqa: E402
 
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 PROGRAMME = "khalilabad-1404"
@@ -66,7 +66,7 @@ def main() -> None:
             edit_ms.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200
 
-        engine = get_engine(app)
+        engine = store.app_engine(app)
         revisions = store.load_revisions(engine, PROGRAMME)
         history = store.event_history(engine, PROGRAMME)
         print(f"history rows: {len(history)}")

@@ -31,7 +31,7 @@ import recurring_ical_events
 import vobject
 import vobject.icalendar
 
-from week_planner import create_app, feeds, get_engine, store
+from week_planner import create_app, feeds, store
 from week_planner.calendar_views import feed_service, make_my_token
 from week_planner.loading import load_file
 
@@ -227,7 +227,7 @@ def write_all_feeds(app, client, tmp_path: Path) -> dict[Path, list[tuple]]:
     for programme in app.extensions["week_planner.registry"].programmes():
         some_events = [event.id for event in programme.events][::2]
         token = make_my_token(app, programme.id, some_events)
-        revisions = store.load_revisions(get_engine(app), programme.id) \
+        revisions = store.load_revisions(store.app_engine(app), programme.id) \
             if feed_service(app).stored(programme.id) else None
         for name, url in feed_urls(programme, token).items():
             path = out / f"{programme.id}--{name}.ics"
@@ -273,7 +273,7 @@ def test_readers_agree_after_changes_and_removals(tmp_path, folder):
     out.write_bytes(get_ok(client, "/dst-1398-shahrivar.ics"))
 
     programme = app.extensions["week_planner.registry"].get("dst-1398-shahrivar")
-    revisions = store.load_revisions(get_engine(app), programme.id)
+    revisions = store.load_revisions(store.app_engine(app), programme.id)
     expected = expected_events(programme, revisions)
     removed = [occ for occ in original.occurrences()
                if occ.key == "peoples-visits@2019-09-21"]
@@ -321,7 +321,7 @@ def _replace_vtimezone(data: bytes, replacement: bytes) -> bytes:
 
 def _dst_feed_files(feed_app, feed_client, tmp_path, transform) -> dict[Path, list[tuple]]:
     programme = feed_app.extensions["week_planner.registry"].get("dst-1398-shahrivar")
-    revisions = store.load_revisions(get_engine(feed_app), programme.id) \
+    revisions = store.load_revisions(store.app_engine(feed_app), programme.id) \
         if feed_service(feed_app).stored(programme.id) else None
     path = tmp_path / "dst.ics"
     path.write_bytes(transform(get_ok(feed_client, f"/{programme.id}.ics")))
@@ -663,7 +663,7 @@ def test_changes_reach_clients_and_survive_restarts(tmp_path, folder):
         assert changed[uid].to_ical() == first[uid].to_ical()
 
     # What changed is kept in full, for the changelog and change notices.
-    history = store.event_history(get_engine(app), "khalilabad-1404")
+    history = store.event_history(store.app_engine(app), "khalilabad-1404")
     moved = [h for h in history if h["occurrence_key"] == "think-tank"]
     assert [h["kind"] for h in moved] == ["added", "changed"]
     assert moved[1]["previous"]["start"] == "2025-09-07T16:00:00+03:30"
@@ -781,7 +781,7 @@ def test_two_processes_loading_the_same_change_bump_sequence_once(tmp_path, fold
     for racer, (out, err) in zip(racers, outputs):
         assert racer.returncode == 0, err
         assert out.strip() == "1"
-    history = [h for h in store.event_history(get_engine(app), "khalilabad-1404")
+    history = [h for h in store.event_history(store.app_engine(app), "khalilabad-1404")
                if h["occurrence_key"] == "think-tank"]
     assert [(h["kind"], h["sequence"]) for h in history] == [("added", 0), ("changed", 1)]
 
@@ -1016,7 +1016,7 @@ def test_a_utc_programme_needs_no_vtimezone():
 
 def test_loading_a_programme_records_its_revisions_before_any_feed_is_asked(feed_app):
     assert feed_app.test_client().get("/khalilabad-1404/").status_code == 200
-    revisions = store.load_revisions(get_engine(feed_app), "khalilabad-1404")
+    revisions = store.load_revisions(store.app_engine(feed_app), "khalilabad-1404")
     assert len(revisions.revisions) == 14
     assert {r.sequence for r in revisions.revisions} == {0}
     assert revisions.programme["title"] == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"

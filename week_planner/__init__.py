@@ -6,7 +6,6 @@ scheduler (``week-planner serve`` and ``week-planner scheduler`` do).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -62,21 +61,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def get_registry(app: Flask) -> Registry:
     return app.extensions["week_planner.registry"]
-
-
-_ENGINE_LOCK = threading.Lock()
-
-
-def get_engine(app: Flask):
-    """The app's database engine, made from ``DATABASE_URL`` on first use (with its
-    tables created)."""
-    engine = app.extensions.get("week_planner.engine")
-    if engine is None:
-        from .store import create_schema, engine_for
-        with _ENGINE_LOCK:
-            engine = app.extensions.get("week_planner.engine")
-            if engine is None:
-                engine = engine_for(app.config["DATABASE_URL"])
-                create_schema(engine)
-                app.extensions["week_planner.engine"] = engine
-    return engine

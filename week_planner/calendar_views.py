@@ -34,7 +34,7 @@ from flask import (Blueprint, Flask, Response, abort, current_app, render_templa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 
-from . import feeds, get_engine, get_registry, store
+from . import feeds, get_registry, store
 from .model import Event, Programme
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class FeedService:
         with self._lock:
             if self._synced.get(programme_id) == marker and programme_id in self._stored:
                 return self._stored[programme_id]
-            engine = get_engine(self.app)
+            engine = store.app_engine(self.app)
             for attempt in range(SYNC_ATTEMPTS):
                 try:
                     revisions = store.sync_revisions(
@@ -154,7 +154,7 @@ class FeedService:
         with self._lock:
             if programme_id not in self._stored:
                 # Not in the folder since this process started: known only to the store.
-                revisions = store.load_revisions(get_engine(self.app), programme_id)
+                revisions = store.load_revisions(store.app_engine(self.app), programme_id)
                 if revisions.programme is None:
                     return None
                 if revisions.removed_at is None and self._folder_all_good(registry):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import changes, get_engine, get_registry, store
+from . import changes, get_registry, store
 from .calendar_views import Stored, feed_service
 from .views import CONTENT_SECURITY_POLICY, TIMEZONE_NAMES, current_time, page_cache
 
@@ -42,7 +42,7 @@ def _stored(programme_id: str) -> Stored:
 
 def _entries(stored: Stored) -> list[changes.ChangeEntry]:
     revisions = stored.revisions
-    history = store.event_history(get_engine(current_app), revisions.programme_id)
+    history = store.event_history(store.app_engine(current_app), revisions.programme_id)
     return changes.change_entries(revisions.programme_id, revisions.programme, history,
                                   revisions.removed_at)
 

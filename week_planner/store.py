@@ -7,6 +7,7 @@ tables. Each part of the service defines its tables on the one ``metadata`` belo
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -150,17 +151,20 @@ reminder_occurrences = Table(
 )
 
 
+_ENGINE_LOCK = threading.Lock()
+
+
 def app_engine(app) -> Engine:
     """The application's one engine, made on first use from ``DATABASE_URL`` with the
     schema created; kept in ``app.extensions["week_planner.engine"]``."""
     engine = app.extensions.get("week_planner.engine")
     if engine is None:
-        engine = engine_for(app.config["DATABASE_URL"])
-        try:
-            create_schema(engine)
-        except Exception:  # another process created the tables at the same moment
-            create_schema(engine)
-        engine = app.extensions.setdefault("week_planner.engine", engine)
+        with _ENGINE_LOCK:  # two first requests at once make one engine
+            engine = app.extensions.get("week_planner.engine")
+            if engine is None:
+                engine = engine_for(app.config["DATABASE_URL"])
+                create_schema(engine)
+                app.extensions["week_planner.engine"] = engine
     return engine
 
 
