@@ -58,7 +58,9 @@ class Mailbox:
 
     def __init__(self, delay: float = 0.0):
         self.messages: list[tuple[float, bytes]] = []
+        self.recipients: set[str] = set()  # envelope recipients, cheap to poll
         self.answer: str | None = None
+        self.on_stored = None  # called with the count after each message is kept
         self.delay = delay
         self.lock = threading.Lock()
 
@@ -69,6 +71,10 @@ class Mailbox:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append((time.time(), envelope.original_content or envelope.content))
+            self.recipients.update(envelope.rcpt_tos)
+            count = len(self.messages)
+        if self.on_stored is not None:
+            self.on_stored(count)  # the message is kept; the client has no answer yet
         return "250 Message accepted for delivery"
 
     def parsed(self) -> list[email.message.EmailMessage]:
