@@ -441,3 +441,44 @@ def test_addresses_of_a_deleted_programme_go_after_the_retention_time(app, sched
     assert reminders.purge_expired() == 1
     with reminders.engine.connect() as connection:
         assert connection.execute(select(subscribers)).all() == []
+
+
+def test_mail_escapes_what_the_schedule_says(app):
+    import email
+    import email.policy
+    result = load_text("""\
+programme:
+  id: p
+  title: 'آزمون <i>'
+  organiser: 'اداره & "همکاران"'
+  timezone: Asia/Tehran
+  from: 1404-06-11
+  to: 1404-06-11
+categories:
+  visit: {label: بازدید}
+events:
+  - id: a
+    title: "بازدید <script>alert(1)</script>\\nBcc: x@example.org"
+    category: visit
+    date: 1404-06-11
+    start: "09:00"
+    end: "10:00"
+    venue: {name: 'سالن <b>', address: 'کوچه "یک" & دو'}
+""")
+    assert result.ok, [p.format("en") for p in result.problems]
+    programme = result.programme
+    event = programme.event("a")
+    built = mail.build_reminder(app.jinja_env, app.config, programme, event,
+                                event.occurrences[0], dt.timedelta(hours=1), "a@example.org",
+                                "key", "https://hafte.example.ir/remind/unsubscribe/t", EARLY)
+    message = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
+    assert message["Bcc"] is None
+    assert "<script>" in str(message["Subject"]) and "\n" not in str(message["Subject"])
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "سالن &lt;b&gt;" in html and "&amp; دو" in html and "آزمون &lt;i&gt;" in html
+    text = message.get_body(("plain",)).get_content()
+    assert "<script>alert(1)</script>" in text  # plain text stays as written
+    ics = next(message.iter_attachments()).get_payload(decode=True)
+    parsed = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
+    assert str(parsed["summary"]).startswith("بازدید <script>")

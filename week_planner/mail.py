@@ -172,7 +172,8 @@ def _message(settings: Mapping[str, Any], to: str, subject: str, text: str, html
     name, sender = parseaddr(settings["MAIL_FROM"])
     message["From"] = formataddr((name, sender), charset="utf-8")
     message["To"] = to if to.isascii() else Header(to, "utf-8", header_name="To")
-    message["Subject"] = Header(subject, "utf-8", header_name="Subject")
+    # One line whatever the YAML held: a line break must not start a new header.
+    message["Subject"] = Header(" ".join(subject.split()), "utf-8", header_name="Subject")
     message["Date"] = format_datetime(now.astimezone(dt.timezone.utc))
     message["Message-ID"] = message_id(key, settings["MAIL_FROM"])
     message["MIME-Version"] = "1.0"
