@@ -18,6 +18,7 @@ from week_planner.store import app_engine, subscribers
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -71,6 +72,8 @@ def test_ask_for_a_reminder_on_a_phone(site):
             assert box["x"] >= 0 and box["x"] + box["width"] <= 360
             assert page.locator("#address").evaluate("e => getComputedStyle(e).direction") \
                 == "ltr"  # an address is typed left to right
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "remind-event-360.png"), full_page=True)
             page.fill("#address", "Participant@Example.org")
             page.click("button[type=submit]")
             page.wait_for_selector("text=نامه‌ای فرستادیم")

@@ -106,6 +106,8 @@ def test_subscribe_by_mail_with_double_opt_in(app, smtp, clock):
     client = app.test_client()
     page = client.get("/khalilabad-1404/remind/")
     assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     html = page.get_data(as_text=True)
     assert 'value="category:visit"' in html and "بازدید و دیدار" in html
     response = client.post("/khalilabad-1404/remind/", data={

@@ -320,6 +320,20 @@ def unsubscribe(token: str):
     return render_template("remind_confirm.html", form=None, action="unsubscribe")
 
 
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                           "script-src 'none'; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
+
+
+@remind.after_request
+def _headers(response):
+    # Personal pages with a CSRF token: never cached, never framed.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Referrer-Policy"] = "no-referrer"  # the links carry tokens
+    return response
+
+
 def init_app(app) -> None:
     """Register the pages. CSRF is checked by each FlaskForm, not app-wide: the
     unsubscribe POST is proved by its signed link instead."""
