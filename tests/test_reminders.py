@@ -484,3 +484,18 @@ events:
     ics = next(message.iter_attachments()).get_payload(decode=True)
     parsed = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
     assert str(parsed["summary"]).startswith("بازدید <script>")
+
+
+def test_unconfirmed_requests_go_when_their_link_expires(app):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    add_subscriber(reminders.engine, PROGRAMME, "programme", "email", "maybe@example.org",
+                   "web", clock.moment, confirmed=False)
+    clock.moment += dt.timedelta(seconds=app.config["CONFIRM_MAX_AGE"] - 60)
+    reminders.purge_expired()
+    with reminders.engine.connect() as connection:
+        assert len(connection.execute(select(subscribers)).all()) == 1
+    clock.moment += dt.timedelta(seconds=61)
+    reminders.purge_expired()
+    with reminders.engine.connect() as connection:
+        assert connection.execute(select(subscribers)).all() == []

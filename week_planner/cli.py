@@ -154,13 +154,19 @@ def scheduler() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    import signal
     from .scheduler import run_forever
     app = _reminder_app()
     click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']}")
+
+    def stop(signum, frame):  # systemd's SIGTERM: let the batch under way finish
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         run_forever(app)
     except (KeyboardInterrupt, SystemExit):
-        pass
+        click.echo("week-planner: reminder scheduler stopped", err=True)
 
 
 @main.group()

@@ -531,14 +531,22 @@ def remove_subscribers(engine: Engine, ids: Iterable[int], now: dt.datetime) -> 
 
 
 def purge_expired(engine: Engine, programmes: Iterable[Programme], now: dt.datetime,
-                  retention_days: int) -> int:
+                  retention_days: int, confirm_max_age: float | None = None) -> int:
     """Delete the addresses of programmes that ended ``retention_days`` ago. A programme
     no longer served (its file deleted, perhaps while no process ran) counts as ended at
-    its last planned occurrence, or when its last subscription was made."""
+    its last planned occurrence, or when its last subscription was made. Requests never
+    confirmed go when their link or code expires (``confirm_max_age`` seconds)."""
     keep = dt.timedelta(days=retention_days)
     served = {p.id: p for p in programmes}
     expired = [pid for pid, p in served.items() if p.end() + keep <= now]
     sub, out = subscribers.c, reminder_outbox.c
+    if confirm_max_age is not None:
+        with write_transaction(engine) as connection:
+            unconfirmed = connection.execute(delete(subscribers).where(
+                sub.confirmed_at.is_(None),
+                sub.created_at <= now - dt.timedelta(seconds=confirm_max_age))).rowcount
+        if unconfirmed:
+            log.info("deleted %d unconfirmed subscription request(s)", unconfirmed)
     with engine.connect() as connection:
         others = [pid for (pid,) in connection.execute(
             select(sub.programme_id).distinct()) if pid not in served]
@@ -600,7 +608,8 @@ class Reminders:
 
     def purge_expired(self) -> int:
         return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
-                             self.clock(), self.settings["SUBSCRIBER_RETENTION_DAYS"])
+                             self.clock(), self.settings["SUBSCRIBER_RETENTION_DAYS"],
+                             self.settings["CONFIRM_MAX_AGE"])
 
     def next_due(self) -> dt.datetime | None:
         return next_due(self.engine)
