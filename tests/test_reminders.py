@@ -499,3 +499,12 @@ def test_unconfirmed_requests_go_when_their_link_expires(app):
     reminders.purge_expired()
     with reminders.engine.connect() as connection:
         assert connection.execute(select(subscribers)).all() == []
+
+
+def test_claim_on_postgresql_skips_locked_rows():
+    from sqlalchemy.dialects import postgresql, sqlite
+    from week_planner.reminders import due_query
+    sql = str(due_query(EARLY, 50, "postgresql").compile(dialect=postgresql.dialect()))
+    assert sql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
+    assert "FOR UPDATE" not in str(due_query(EARLY, 50, "sqlite").compile(
+        dialect=sqlite.dialect()))

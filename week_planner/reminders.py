@@ -353,18 +353,26 @@ def _notices(connection: Connection, programme: Programme,
 
 # -- claiming -----------------------------------------------------------------------------
 
+def due_query(now: dt.datetime, limit: int, dialect: str):
+    """The rows to claim. SQLite: the caller's ``BEGIN IMMEDIATE`` already excludes every
+    other writer; PostgreSQL: rows another process has locked are skipped, not waited for."""
+    out = reminder_outbox.c
+    query = (select(reminder_outbox)
+             .where(or_(and_(out.status == PENDING, out.next_attempt_at <= now),
+                        and_(out.status == SENDING, out.lease_until <= now)))
+             .order_by(out.next_attempt_at, out.id).limit(limit))
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
 def claim(engine: Engine, now: dt.datetime, limit: int, lease: float,
           worker: str) -> list[Mapping[str, Any]]:
     """Take up to ``limit`` due rows for this process. Rows whose event has started are
     marked missed (or failed, after errors) instead of being sent late."""
     out = reminder_outbox.c
     with write_transaction(engine) as connection:
-        query = (select(reminder_outbox)
-                 .where(or_(and_(out.status == PENDING, out.next_attempt_at <= now),
-                            and_(out.status == SENDING, out.lease_until <= now)))
-                 .order_by(out.next_attempt_at, out.id).limit(limit))
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = due_query(now, limit, connection.dialect.name)
         rows = connection.execute(query).mappings().all()
         late = [row for row in rows if row["occurrence_start"] <= now]
         taken = [row for row in rows if row["occurrence_start"] > now]
