@@ -45,15 +45,20 @@ def smtp():
 
 
 @pytest.fixture
-def app(tmp_path, schedules_dir, smtp):
+def app(tmp_path, schedules_dir, smtp, database_url):
+    """On a SQLite file and on PostgreSQL (``database_url`` from conftest)."""
     from week_planner import create_app
-    return create_app({
-        "TESTING": True, "SCHEDULES_DIR": str(schedules_dir),
+    app = create_app({
+        "TESTING": True, "SCHEDULES_DIR": str(schedules_dir), "DATABASE_URL": database_url,
         "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
         "BASE_URL": "https://hafte.example.ir", "SMTP_URL": smtp.url,
         "MAIL_FROM": "هفته تعاون <hafte@khalilabad.example.ir>",
         "RETRY_DELAYS": [1, 2], "REMINDER_SWEEP_INTERVAL": 1.0,
     })
+    yield app
+    engine = app.extensions.get("week_planner.engine")
+    if engine is not None:
+        engine.dispose()
 
 
 def subscribe(reminders: Reminders, address: str, scope: str = "event:think-tank",

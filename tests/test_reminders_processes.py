@@ -1,5 +1,5 @@
-"""The scheduler as real processes on one SQLite file: killed with SIGKILL in the middle of
-a batch, and two of them side by side. Clocks are shifted with time-machine so the
+"""The scheduler as real processes on one database (a SQLite file, and PostgreSQL): killed
+with SIGKILL in the middle of a batch, and two of them side by side. Clocks are shifted with time-machine so the
 reminders fall due a few seconds after the processes start."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def drill(tmp_path):
+def drill(tmp_path, database_url):
     """A one-event programme, ``count`` confirmed subscribers, a real SMTP server and the
     environment for ``week-planner scheduler`` processes."""
     schedules = tmp_path / "schedules"
@@ -39,10 +39,11 @@ def drill(tmp_path):
         "WEEK_PLANNER_REMINDER_BATCH_SIZE": "20",
         "WEEK_PLANNER_RETRY_DELAYS": "1 2",
         "WEEK_PLANNER_REMINDER_SWEEP_INTERVAL": "1",
+        "WEEK_PLANNER_DATABASE_URL": database_url,
     }
 
     from week_planner import create_app
-    app = create_app({"SCHEDULES_DIR": str(schedules),
+    app = create_app({"SCHEDULES_DIR": str(schedules), "DATABASE_URL": database_url,
                       "INSTANCE_DIR": str(tmp_path / "instance"),
                       "SECRET_KEY": env["WEEK_PLANNER_SECRET_KEY"]})
     engine = app_engine(app)

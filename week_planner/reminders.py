@@ -212,6 +212,9 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
     ids = [programme.id for programme in programmes]
     result = ReconcileResult()
     with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            # One reconciliation at a time (SQLite: BEGIN IMMEDIATE already does this).
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4243)")
         subs = confirmed_subscribers(connection, ids)
         wanted: dict[str, Wanted] = {}
         for programme in programmes:
