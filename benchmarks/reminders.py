@@ -8,6 +8,7 @@
    (target p95 ≤ 2 s).
 
 Usage: python benchmarks/reminders.py [--drain N] [--spread N] [--seconds S]
+                                     [--database-url URL]  (default: a SQLite file)
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from sqlalchemy import select  # noqa: E402
 from week_planner import create_app  # noqa: E402
 from week_planner.reminders import Reminders, reminder_key  # noqa: E402
 from week_planner.scheduler import ReminderScheduler  # noqa: E402
-from week_planner.store import app_engine, reminder_outbox, subscribers  # noqa: E402
+from week_planner.store import (app_engine, reminder_occurrences,  # noqa: E402
+                                reminder_outbox, subscribers)
 
 UTC = dt.timezone.utc
 YAML = """\
@@ -85,19 +87,31 @@ def smtp_server(port: int) -> subprocess.Popen:
     raise RuntimeError("aiosmtpd did not start")
 
 
+DATABASE_URL: str | None = None
+
+
 def make_app(folder: Path, port: int):
     schedules = folder / "schedules"
     schedules.mkdir()
     (schedules / "bench.yaml").write_text(YAML, encoding="utf-8")
-    return create_app({"SCHEDULES_DIR": str(schedules), "INSTANCE_DIR": str(folder / "instance"),
+    settings = {"DATABASE_URL": DATABASE_URL} if DATABASE_URL else {}
+    return create_app({**settings, "SCHEDULES_DIR": str(schedules),
+                       "INSTANCE_DIR": str(folder / "instance"),
                        "SMTP_URL": f"smtp://127.0.0.1:{port}", "RELOAD_INTERVAL": 60,
                        "BASE_URL": "https://hafte.example.ir"})
+
+
+def reset(engine) -> None:
+    with engine.begin() as connection:
+        for table in (reminder_outbox, subscribers, reminder_occurrences):
+            connection.execute(table.delete())
 
 
 def drain(count: int, port: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder), port)
         engine = app_engine(app)
+        reset(engine)
         early = DUE - dt.timedelta(days=1)
         with engine.begin() as connection:
             connection.execute(subscribers.insert(), [
@@ -133,6 +147,7 @@ def spread(count: int, seconds: float, port: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder), port)
         engine = app_engine(app)
+        reset(engine)
         clock = Clock(DUE - dt.timedelta(seconds=3))
         first = DUE
         created = clock()
@@ -174,7 +189,11 @@ def main() -> None:
     parser.add_argument("--drain", type=int, default=10_000)
     parser.add_argument("--spread", type=int, default=2_000)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--database-url", help="an empty database to fill (its tables are "
+                        "emptied of reminders first)")
     args = parser.parse_args()
+    global DATABASE_URL
+    DATABASE_URL = args.database_url
     import logging
     logging.basicConfig(level=logging.WARNING)
     port = free_port()

@@ -513,3 +513,20 @@ def test_claim_on_postgresql_skips_locked_rows():
     assert sql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
     assert "FOR UPDATE" not in str(due_query(EARLY, 50, "sqlite").compile(
         dialect=sqlite.dialect()))
+
+
+def test_subscribing_again_restores_only_reminders_still_to_come(app, smtp):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    first = subscribe(reminders, "back@example.org")
+    reminders.reconcile()
+    remove_subscribers(reminders.engine, [first], clock.moment)
+    clock.moment = THINK_TANK - dt.timedelta(hours=3)  # the 1 d reminder's time has passed
+    subscribe(reminders, "back@example.org")
+    result = reminders.reconcile()
+    assert result.revived == 1
+    statuses = {row.offset_seconds: row.status for row in outbox(reminders)}
+    assert statuses == {86400: "cancelled", 7200: "pending"}
+    clock.moment = THINK_TANK - dt.timedelta(hours=2)
+    assert reminders.send_due()["sent"] == 1
+    assert smtp.mailbox.parsed()[0]["To"] == "back@example.org"

@@ -239,10 +239,9 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
             if key in existing:
                 continue
             status, error = PENDING, None
-            group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
             if item.occurrence_start <= now:
                 status = MISSED
-            elif item.due_at < latest_due.get(group, item.due_at):
+            elif _superseded(item, latest_due):
                 status, error = CANCELLED, SUPERSEDED
             new_rows.append(_row(item, status, error, now))
         _insert_ignore(connection, reminder_outbox, new_rows)
@@ -251,7 +250,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         # Rows wanted again (event restored, address subscribed again).
         revive = [(row.id, wanted[key]) for key, row in existing.items()
                   if key in wanted and row.kind == "reminder" and row.status == CANCELLED
-                  and row.last_error == NOT_WANTED and row.occurrence_start > now]
+                  and row.last_error == NOT_WANTED and row.occurrence_start > now
+                  and not _superseded(wanted[key], latest_due)]
         for row_id, item in revive:
             connection.execute(update(reminder_outbox).where(out.id == row_id).values(
                 status=PENDING, last_error=None, recipient=item.recipient,
@@ -280,6 +280,11 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         log.info("reminders reconciled: %d new, %d cancelled, %d restored, %d notices",
                  result.inserted, result.cancelled, result.revived, result.notices)
     return result
+
+
+def _superseded(item: Wanted, latest_due: Mapping[tuple, dt.datetime]) -> bool:
+    group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
+    return item.due_at < latest_due.get(group, item.due_at)
 
 
 def _row(item: Wanted, status: str, error: str | None, now: dt.datetime) -> dict:
