@@ -40,7 +40,7 @@ UTC = dt.timezone.utc
 PENDING, SENDING, SENT, FAILED, CANCELLED, MISSED = (
     "pending", "sending", "sent", "failed", "cancelled", "missed")
 NOT_WANTED = "no longer wanted"
-SUPERSEDED = "superseded by a later reminder already due"
+SUPERSEDED = "late when planned; a later reminder follows"
 
 Clock = Callable[[], dt.datetime]
 
@@ -227,13 +227,13 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
                    out.occurrence_start)
             .where(out.programme_id.in_(ids)))}
 
-        # New rows. Of several reminders for one occurrence and recipient that are all
-        # already due (a late subscription, a new event), only the latest goes out.
+        # New rows. A reminder already due when it is first planned (a late subscription,
+        # a new event) goes out at once only if no later one for the same occurrence and
+        # recipient follows: no "1 day before" three hours before, then "2 hours before".
         latest_due: dict[tuple, dt.datetime] = {}
         for item in wanted.values():
-            if item.due_at <= now:
-                group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
-                latest_due[group] = max(latest_due.get(group, item.due_at), item.due_at)
+            group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
+            latest_due[group] = max(latest_due.get(group, item.due_at), item.due_at)
         new_rows = []
         for key, item in wanted.items():
             if key in existing:
@@ -241,7 +241,7 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
             status, error = PENDING, None
             if item.occurrence_start <= now:
                 status = MISSED
-            elif _superseded(item, latest_due):
+            elif _superseded(item, latest_due, now):
                 status, error = CANCELLED, SUPERSEDED
             new_rows.append(_row(item, status, error, now))
         _insert_ignore(connection, reminder_outbox, new_rows)
@@ -251,7 +251,7 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         revive = [(row.id, wanted[key]) for key, row in existing.items()
                   if key in wanted and row.kind == "reminder" and row.status == CANCELLED
                   and row.last_error == NOT_WANTED and row.occurrence_start > now
-                  and not _superseded(wanted[key], latest_due)]
+                  and not _superseded(wanted[key], latest_due, now)]
         for row_id, item in revive:
             connection.execute(update(reminder_outbox).where(out.id == row_id).values(
                 status=PENDING, last_error=None, recipient=item.recipient,
@@ -282,9 +282,10 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
     return result
 
 
-def _superseded(item: Wanted, latest_due: Mapping[tuple, dt.datetime]) -> bool:
+def _superseded(item: Wanted, latest_due: Mapping[tuple, dt.datetime],
+                now: dt.datetime) -> bool:
     group = (item.programme_id, item.occurrence_key, item.channel, item.recipient)
-    return item.due_at < latest_due.get(group, item.due_at)
+    return item.due_at <= now and item.due_at < latest_due.get(group, item.due_at)
 
 
 def _row(item: Wanted, status: str, error: str | None, now: dt.datetime) -> dict:
