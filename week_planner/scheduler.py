@@ -115,8 +115,9 @@ class ReminderScheduler:
     def _schedule_changed(self, old, new) -> None:
         # Called in whichever thread noticed the change (maybe a web request): hand the
         # work to the scheduler's own threads.
+        # A second instance may start while one runs: it must see this change too.
         self.scheduler.add_job(self._reconcile_and_wake, id="reconcile",
-                               replace_existing=True)
+                               replace_existing=True, max_instances=2)
 
     def _reconcile_and_wake(self) -> None:
         self.reconcile()
