@@ -530,3 +530,24 @@ def test_subscribing_again_restores_only_reminders_still_to_come(app, smtp):
     clock.moment = THINK_TANK - dt.timedelta(hours=2)
     assert reminders.send_due()["sent"] == 1
     assert smtp.mailbox.parsed()[0]["To"] == "back@example.org"
+
+
+def test_running_scheduler_picks_up_a_moved_event_by_itself(app, smtp, schedules_dir):
+    from week_planner.scheduler import start_background
+    clock = ShiftClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    scheduler = start_background(app, clock=clock)
+    try:
+        time.sleep(0.5)
+        assert len(outbox(reminders)) == 2
+        edit_schedule(schedules_dir, 'date: 1404-06-16\n    start: "16:00"\n    duration: 2h',
+                      'date: 1404-06-16\n    start: "17:00"\n    duration: 2h')
+        assert smtp.mailbox.wait_for(1, timeout=8)  # the notice, sent at once
+    finally:
+        scheduler.shutdown()
+    (notice,) = smtp.mailbox.parsed()
+    assert "۱۷:۰۰ تا ۱۹:۰۰" in notice.get_body(("plain",)).get_content()
+    pending = {row.due_at for row in outbox(reminders, status="pending")}
+    assert pending == {THINK_TANK + dt.timedelta(hours=1) - dt.timedelta(days=1),
+                       THINK_TANK + dt.timedelta(hours=1) - dt.timedelta(hours=2)}
