@@ -114,8 +114,9 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from waitress import serve as waitress_serve
 
-    from . import get_registry
+    from . import get_registry, store
     from .watching import start_watching
+    store.app_engine(app)  # creates or upgrades the schema before the first request
     watcher = start_watching(get_registry(app))
     from .scheduler import start_background
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -415,6 +416,28 @@ def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
             click.echo(f"[HTML part: {len(part.get_payload(decode=True))} bytes]")
         elif part.get_filename():
             click.echo(f"[attachment: {part.get_filename()} ({part.get_content_type()})]")
+
+
+
+@main.group()
+def db() -> None:
+    """The database schema (SQLite file by default, or WEEK_PLANNER_DATABASE_URL)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema or upgrade it to the latest migration (serve and scheduler do this
+    on start)."""
+    from . import store
+    from .config import load_settings
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    engine = store.engine_for(settings["DATABASE_URL"])
+    store.create_schema(engine)
+    click.echo(f"database at migration {store.schema_revision(engine)}")
+    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The database: SQLAlchemy Core tables shared by the feeds and the reminders.
 
 ``engine_for(url)`` makes an engine (SQLite in WAL mode with a busy timeout, or any other
-SQLAlchemy URL such as ``postgresql+psycopg://…``); ``create_schema(engine)`` creates the
-tables. Each part of the service defines its tables on the one ``metadata`` below.
+SQLAlchemy URL such as ``postgresql+psycopg://…``); ``create_schema(engine)`` creates or
+upgrades the schema through the Alembic migrations in ``migrations/``. Each part of the
+service defines its tables on the one ``metadata`` below.
 """
 
 from __future__ import annotations
@@ -47,8 +48,33 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None):
+    """Alembic's configuration for the migrations shipped in the package."""
+    from alembic.config import Config
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
+    """Create the schema, or upgrade it, to the latest migration (``week-planner db
+    upgrade``). Processes doing this at once wait for each other (see migrations/env.py)."""
+    from alembic import command
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None before the first)."""
+    from alembic.runtime.migration import MigrationContext
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 @contextmanager

@@ -1,0 +1,37 @@
+"""Alembic's environment for week-planner's schema (``store.metadata``).
+
+Run through ``store.migrate(engine)`` / ``week-planner db upgrade``. Migrations hold the
+database's write lock while they run (PostgreSQL: an advisory lock; SQLite: BEGIN
+IMMEDIATE), so processes starting together upgrade once, one after the other.
+"""
+
+from alembic import context
+from sqlalchemy import text
+
+from week_planner.store import engine_for, metadata
+
+LOCK_ID = 0x7765656B  # "week"
+
+
+def run(connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata,
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      compare_type=True)
+    connection.info["begin_immediate"] = True
+    try:
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
+            context.run_migrations()
+    finally:
+        connection.info.pop("begin_immediate", None)
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    engine = engine_for(context.config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as fresh:
+        run(fresh)
+    engine.dispose()
