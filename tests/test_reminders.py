@@ -551,3 +551,59 @@ def test_running_scheduler_picks_up_a_moved_event_by_itself(app, smtp, schedules
     pending = {row.due_at for row in outbox(reminders, status="pending")}
     assert pending == {THINK_TANK + dt.timedelta(hours=1) - dt.timedelta(days=1),
                        THINK_TANK + dt.timedelta(hours=1) - dt.timedelta(hours=2)}
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
+def test_mail_over_tls_with_a_login(tmp_path, monkeypatch, app, scheme):
+    """SMTP_URL's TLS forms against a real TLS server (certificate from a test CA the
+    client is told to trust, as a real one would be)."""
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from reminder_helpers import Mailbox
+    from week_planner.channels import DeliveryError
+    from week_planner.mail import SmtpTransport, build_confirmation
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret:/")
+
+    mailbox, port = Mailbox(), free_port()
+    options = {"hostname": "127.0.0.1", "port": port, "authenticator": authenticator}
+    if scheme == "smtps":
+        # aiosmtpd does not count implicit TLS as TLS for AUTH; the connection is TLS
+        controller = Controller(mailbox, server_hostname="127.0.0.1", auth_require_tls=False,
+                                ssl_context=server_context, **options)
+    else:
+        controller = Controller(mailbox, tls_context=server_context, require_starttls=True,
+                                **options)
+    controller.start()
+    try:
+        programme = Reminders(app).registry.get(PROGRAMME)
+        message = build_confirmation(app.jinja_env, app.config, programme, "همه",
+                                     "a@example.org", "https://hafte.example.ir/c", "k", EARLY)
+        transport = SmtpTransport(f"{scheme}://hafte%40example.ir:s3cret%3A%2F@127.0.0.1:{port}")
+        transport.send(message)
+        transport.close()
+        assert mailbox.count() == 1
+        assert logins == [(b"hafte@example.ir", b"s3cret:/")]
+        # (aiosmtpd answers the first mechanism, then lets the next try time out)
+        wrong = SmtpTransport(f"{scheme}://hafte%40example.ir:nope@127.0.0.1:{port}",
+                              timeout=2)
+        with pytest.raises(DeliveryError) as refused:
+            wrong.send(message)
+        assert refused.value.connection and not refused.value.permanent
+        assert mailbox.count() == 1
+    finally:
+        controller.stop()
