@@ -91,3 +91,15 @@ def test_watcher_applies_a_valid_edit_within_a_second(app, schedules_dir):
         assert app.test_client().get("/healthz").get_json()["gone"] == ["khalilabad-1404"]
     finally:
         watcher.stop()
+
+
+def test_healthz_shows_the_scheduler_running_in_this_process(app, client):
+    from week_planner.scheduler import start_background
+    assert client.get("/healthz").get_json()["scheduler"]["running"] is False
+    scheduler = start_background(app)
+    try:
+        state = client.get("/healthz").get_json()["scheduler"]
+        assert state["running"] is True and state["sent"] == 0
+        assert state["worker"]
+    finally:
+        scheduler.shutdown()

@@ -52,8 +52,17 @@ class ReminderScheduler:
         self.scheduler.add_job(self.watch, "interval", id="watch",
                                seconds=max(float(settings["RELOAD_INTERVAL"]), 1.0))
         self.plan_wake()
+        self.app.extensions["week_planner.scheduler"] = self
         log.info("reminder scheduler started (%s)", self.reminders.worker)
         self.scheduler.start()
+
+    def state(self) -> dict:
+        """For /healthz: whether it runs, when it next wakes, what it has sent."""
+        wake = self.scheduler.get_job("wake") if self.scheduler.running else None
+        return {"running": self.scheduler.running, "worker": self.reminders.worker,
+                "next_wake": wake.next_run_time.isoformat(timespec="seconds")
+                if wake is not None and wake.next_run_time else None,
+                "sent": self.sent}
 
     def shutdown(self) -> None:
         if self.scheduler.running:
@@ -131,4 +140,13 @@ def start_background(app, clock: Clock | None = None) -> ReminderScheduler:
 
 
 def run_forever(app) -> None:
-    ReminderScheduler(app, blocking=True).start()
+    """``week-planner scheduler``: the schema upgraded, the schedules folder watched, and
+    the reminders sent until the process is stopped."""
+    from . import get_registry, store
+    from .watching import start_watching
+    store.app_engine(app)
+    watcher = start_watching(get_registry(app))
+    try:
+        ReminderScheduler(app, blocking=True).start()
+    finally:
+        watcher.stop()
