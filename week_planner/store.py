@@ -8,12 +8,17 @@ service defines its tables on the one ``metadata`` below.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table,
+                        Text, TypeDecorator, UniqueConstraint, create_engine, event, select)
 from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
@@ -95,10 +100,6 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 # Reminders: subscribers, the reminder outbox and the last planned state of each
 # occurrence (to notice moves, venue changes and cancellations). Used by reminders.py.
 # ---------------------------------------------------------------------------------------
-import datetime as _dt  # noqa: E402
-
-from sqlalchemy import (Column, DateTime, Index, Integer, String, Table, Text,  # noqa: E402
-                        TypeDecorator, UniqueConstraint)
 
 
 class UTCDateTime(TypeDecorator):
@@ -113,10 +114,10 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=_dt.timezone.utc)
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
 
 
 subscribers = Table(
@@ -202,12 +203,6 @@ def app_engine(app) -> Engine:
 # feeds can still be served (as cancelled) after its file is deleted. Used by feeds.py
 # through ``sync_revisions`` and ``load_revisions``.
 # ---------------------------------------------------------------------------------------
-import hashlib as _hashlib  # noqa: E402
-import json as _json  # noqa: E402
-from dataclasses import dataclass as _dataclass  # noqa: E402
-from typing import Any as _Any, Mapping as _Mapping  # noqa: E402
-
-from sqlalchemy import Boolean, select  # noqa: E402
 
 feed_programmes = Table(
     "feed_programmes", metadata,
@@ -249,7 +244,7 @@ event_changes = Table(
 )
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Revision:
     """One occurrence as feeds publish it."""
 
@@ -257,35 +252,35 @@ class Revision:
     occurrence_key: str
     event_id: str
     sequence: int
-    snapshot: _Mapping[str, _Any]
+    snapshot: Mapping[str, Any]
     removed: bool
-    created_at: _dt.datetime
-    modified_at: _dt.datetime
+    created_at: dt.datetime
+    modified_at: dt.datetime
     past_categories: frozenset[str] = frozenset()  # categories it had before this one
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class ProgrammeRevisions:
     programme_id: str
-    programme: _Mapping[str, _Any] | None  # the stored programme snapshot
+    programme: Mapping[str, Any] | None  # the stored programme snapshot
     version: str | None
-    removed_at: _dt.datetime | None
+    removed_at: dt.datetime | None
     revisions: tuple[Revision, ...]
-    updated_at: _dt.datetime | None = None  # when the programme's own fields last changed
+    updated_at: dt.datetime | None = None  # when the programme's own fields last changed
 
 
-def snapshot_digest(snapshot: _Mapping[str, _Any]) -> str:
-    return _hashlib.sha256(_canonical_json(snapshot).encode("utf-8")).hexdigest()
+def snapshot_digest(snapshot: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_canonical_json(snapshot).encode("utf-8")).hexdigest()
 
 
-def _canonical_json(value: _Any) -> str:
-    return _json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def sync_revisions(engine: Engine, programme_id: str, version: str | None,
-                   programme: _Mapping[str, _Any] | None,
-                   occurrences: _Mapping[str, _Mapping[str, _Any]] | None,
-                   now: _dt.datetime) -> ProgrammeRevisions:
+                   programme: Mapping[str, Any] | None,
+                   occurrences: Mapping[str, Mapping[str, Any]] | None,
+                   now: dt.datetime) -> ProgrammeRevisions:
     """Record the programme's current occurrences (``occurrence key → snapshot``) and
     return the stored revisions.
 
@@ -295,7 +290,7 @@ def sync_revisions(engine: Engine, programme_id: str, version: str | None,
     one write transaction that compares the stored digest before writing, so two
     processes syncing the same change bump SEQUENCE once.
     """
-    now = now.astimezone(_dt.timezone.utc).replace(microsecond=0)
+    now = now.astimezone(dt.timezone.utc).replace(microsecond=0)
     with write_transaction(engine) as connection:
         stored = {row.occurrence_key: row for row in connection.execute(
             select(event_revisions).where(event_revisions.c.programme_id == programme_id))}
@@ -316,14 +311,14 @@ def sync_revisions(engine: Engine, programme_id: str, version: str | None,
                       "restored" if row.removed else "changed", now)
         for key, row in stored.items():
             if key not in current and not row.removed:
-                _bump(connection, row, _json.loads(row.snapshot), row.digest, True,
+                _bump(connection, row, json.loads(row.snapshot), row.digest, True,
                       "removed", now)
         _sync_programme(connection, programme_id, version, programme, now)
         return _read(connection, programme_id)
 
 
 def _bump(connection: Connection, row, snapshot, digest: str, removed: bool,
-          kind: str, now: _dt.datetime) -> None:
+          kind: str, now: dt.datetime) -> None:
     result = connection.execute(
         event_revisions.update()
         .where(event_revisions.c.programme_id == row.programme_id,
@@ -334,7 +329,7 @@ def _bump(connection: Connection, row, snapshot, digest: str, removed: bool,
     if result.rowcount != 1:
         raise RevisionConflict(f"{row.programme_id}/{row.occurrence_key} changed meanwhile")
     _record_change(connection, row.programme_id, row.occurrence_key, row.event_id,
-                   row.sequence + 1, kind, snapshot, _json.loads(row.snapshot), now)
+                   row.sequence + 1, kind, snapshot, json.loads(row.snapshot), now)
 
 
 class RevisionConflict(RuntimeError):
@@ -342,7 +337,7 @@ class RevisionConflict(RuntimeError):
 
 
 def _record_change(connection: Connection, programme_id: str, key: str, event_id: str,
-                   sequence: int, kind: str, snapshot, previous, now: _dt.datetime) -> None:
+                   sequence: int, kind: str, snapshot, previous, now: dt.datetime) -> None:
     connection.execute(event_changes.insert().values(
         programme_id=programme_id, occurrence_key=key, event_id=event_id,
         sequence=sequence, kind=kind, snapshot=_canonical_json(snapshot),
@@ -350,7 +345,7 @@ def _record_change(connection: Connection, programme_id: str, key: str, event_id
 
 
 def _sync_programme(connection: Connection, programme_id: str, version: str | None,
-                    programme: _Mapping[str, _Any] | None, now: _dt.datetime) -> None:
+                    programme: Mapping[str, Any] | None, now: dt.datetime) -> None:
     row = connection.execute(select(feed_programmes).where(
         feed_programmes.c.programme_id == programme_id)).first()
     if programme is None:  # the file is gone: keep what was stored, note when
@@ -379,7 +374,7 @@ def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
             select(event_changes.c.occurrence_key, event_changes.c.previous)
             .where(event_changes.c.programme_id == programme_id,
                    event_changes.c.previous.is_not(None))):
-        past.setdefault(key, set()).add(_json.loads(previous).get("category"))
+        past.setdefault(key, set()).add(json.loads(previous).get("category"))
     revisions = tuple(
         Revision(r.programme_id, r.occurrence_key, r.event_id, r.sequence,
                  snapshot, bool(r.removed), r.created_at, r.modified_at,
@@ -388,9 +383,9 @@ def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
             select(event_revisions)
             .where(event_revisions.c.programme_id == programme_id)
             .order_by(event_revisions.c.occurrence_key))
-        for snapshot in [_json.loads(r.snapshot)])
+        for snapshot in [json.loads(r.snapshot)])
     return ProgrammeRevisions(
-        programme_id, None if row is None else _json.loads(row.snapshot),
+        programme_id, None if row is None else json.loads(row.snapshot),
         None if row is None else row.version, None if row is None else row.removed_at,
         revisions, None if row is None else row.updated_at)
 
@@ -406,7 +401,7 @@ def stored_programme_ids(engine: Engine) -> list[str]:
 
 
 def event_history(engine: Engine, programme_id: str,
-                  since: _dt.datetime | None = None) -> list[dict]:
+                  since: dt.datetime | None = None) -> list[dict]:
     """Every recorded change of a programme's occurrences, oldest first."""
     query = select(event_changes).where(event_changes.c.programme_id == programme_id)
     if since is not None:
@@ -414,8 +409,8 @@ def event_history(engine: Engine, programme_id: str,
     with engine.connect() as connection:
         return [
             {"occurrence_key": r.occurrence_key, "event_id": r.event_id,
-             "sequence": r.sequence, "kind": r.kind, "snapshot": _json.loads(r.snapshot),
-             "previous": None if r.previous is None else _json.loads(r.previous),
+             "sequence": r.sequence, "kind": r.kind, "snapshot": json.loads(r.snapshot),
+             "previous": None if r.previous is None else json.loads(r.previous),
              "changed_at": r.changed_at}
             for r in connection.execute(query.order_by(event_changes.c.changed_at,
                                                        event_changes.c.id))]
