@@ -62,15 +62,11 @@ def check(paths: tuple[Path, ...], lang: str, output: str, channels: Path | None
 
 @main.command("preview-link")
 @click.argument("programme")
-@click.pass_context
-def preview_link(ctx: click.Context, programme: str) -> None:
+def preview_link(programme: str) -> None:
     """Print the signed link that shows a draft programme before it is published."""
-    from . import create_app
     from .views import preview_url
-    app = create_app()
-    found = app.extensions["week_planner.registry"].get(programme)
-    if found is None:
-        raise click.ClickException(f"no programme '{programme}' in {app.config['SCHEDULES_DIR']}")
+    app = _app()
+    _programme_or_fail(app, programme)
     with app.test_request_context(base_url=app.config["BASE_URL"]):
         click.echo(preview_url(app, programme))
 
@@ -81,12 +77,9 @@ def preview_link(ctx: click.Context, programme: str) -> None:
                                  "(absolute links in feeds and pages). Default: BASE_URL.")
 def export(outdir: Path, base_url: str | None) -> None:
     """Write the whole public site as static files into OUTDIR."""
-    from . import create_app, get_registry
+    from . import get_registry
     from .export import export_site
-    try:
-        app = create_app({"BASE_URL": base_url.rstrip("/")} if base_url else None)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    app = _app({"BASE_URL": base_url.rstrip("/")} if base_url else None)
     extra = []
     for programme in get_registry(app).programmes():
         extra += [f"/{programme.id}.ics", f"/{programme.id}/schedule.json",
@@ -105,13 +98,8 @@ def export(outdir: Path, base_url: str | None) -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the site with a production WSGI server (waitress, threads, no fork)."""
-    from . import create_app
-    try:
-        app = create_app()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    import logging
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
+    app = _app()
     from waitress import serve as waitress_serve
 
     from . import get_registry, store
@@ -119,7 +107,6 @@ def serve(host: str, port: int, threads: int) -> None:
     store.app_engine(app)  # creates or upgrades the schema before the first request
     watcher = start_watching(get_registry(app))
     from .scheduler import start_background
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     reminder_scheduler = start_background(app)
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/")
     try:
@@ -132,12 +119,21 @@ def serve(host: str, port: int, threads: int) -> None:
 
 # -- reminders ------------------------------------------------------------------------------
 
-def _reminder_app():
+def _app(config: dict | None = None):
     from . import create_app
     try:
-        return create_app()
+        return create_app(config)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _configure_logging() -> None:
+    """One line per request and per reminder; libraries only when they have news."""
+    import logging
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _programme_or_fail(app, programme_id: str):
@@ -151,13 +147,10 @@ def _programme_or_fail(app, programme_id: str):
 @main.command()
 def scheduler() -> None:
     """Run the reminder process alone (beside web workers that do not send)."""
-    import logging
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _configure_logging()
     import signal
     from .scheduler import run_forever
-    app = _reminder_app()
+    app = _app()
     click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']}")
 
     def stop(signum, frame):  # systemd's SIGTERM: let the batch under way finish
@@ -208,7 +201,7 @@ def subscribers_add(address: str, programme_id: str, event: str | None,
     """Add an e-mail address (or mobile number) to a programme, event or category."""
     from .mail import mask_address
     from .reminders import Reminders
-    app = _reminder_app()
+    app = _app()
     added, address = _add_subscriber(app, programme_id, address, event, category)
     Reminders(app).reconcile([programme_id])
     click.echo(f"{'added' if added else 'already subscribed'}: {mask_address(address)}")
@@ -223,7 +216,7 @@ def subscribers_import(file, programme_id: str | None) -> None:
     category] (a header row names them)."""
     import csv
     from .reminders import Reminders
-    app = _reminder_app()
+    app = _app()
     reader = csv.DictReader(file)
     if not reader.fieldnames or "address" not in reader.fieldnames:
         raise click.ClickException("the CSV file needs a header row with an 'address' column")
@@ -256,7 +249,7 @@ def subscribers_list(programme_id: str | None, show_addresses: bool) -> None:
     from sqlalchemy import select
     from .mail import mask_address
     from .store import app_engine, subscribers as table
-    app = _reminder_app()
+    app = _app()
     query = select(table).order_by(table.c.programme_id, table.c.scope, table.c.id)
     if programme_id:
         query = query.where(table.c.programme_id == programme_id)
@@ -281,7 +274,7 @@ def subscribers_remove(address: str, programme_id: str, event: str | None,
     from .reminders import (AddressError, normalise_email, normalise_mobile,
                             remove_subscribers, utc_now)
     from .store import app_engine, subscribers as table
-    app = _reminder_app()
+    app = _app()
     try:
         address = normalise_email(address) if "@" in address else normalise_mobile(address)
     except AddressError as error:
@@ -310,7 +303,7 @@ def channels() -> None:
 def channels_test(name: str) -> None:
     """Send a test message to channel NAME."""
     from .channels import ChannelsError, DeliveryError, read_channels, send_apprise
-    app = _reminder_app()
+    app = _app()
     path = app.config.get("CHANNELS")
     if not path:
         raise click.ClickException("no channels file: set WEEK_PLANNER_CHANNELS")
@@ -346,7 +339,7 @@ def reminders_list(programme_id: str | None, due: bool) -> None:
     from . import jalali
     from .mail import mask_address
     from .store import app_engine, reminder_outbox as out
-    app = _reminder_app()
+    app = _app()
     registry = app.extensions["week_planner.registry"]
     query = select(out).order_by(out.c.due_at, out.c.id)
     if programme_id:
@@ -382,7 +375,7 @@ def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     import datetime as dt
     from .mail import build_reminder, header_text, plain_text
     from .reminders import anchor, reminder_key, utc_now
-    app = _reminder_app()
+    app = _app()
     registry = app.extensions["week_planner.registry"]
     found = [p for p in registry.programmes(include_drafts=True)
              if (programme_id is None or p.id == programme_id) and p.event(event)]
