@@ -311,6 +311,26 @@ def test_late_subscription_sends_only_the_latest_due_reminder(app, smtp):
     assert statuses[86400][0] == "cancelled"
 
 
+def test_all_day_reminder_due_on_its_day_is_sent_not_missed(app, smtp, schedules_dir):
+    """An all-day event starts at midnight but its offsets count from 08:00, so its "2h"
+    reminder is due at 06:00 of its own day: sent then, not marked missed."""
+    edit_schedule(schedules_dir, "    all_day: true\n",
+                  "    all_day: true\n    reminders: [1d, 2h]\n")
+    desk_day = dt.datetime(2025, 9, 3, tzinfo=TEHRAN)  # service-desk, 1404-06-12
+    clock = ManualClock(desk_day + dt.timedelta(hours=3))  # subscribed on the day
+    reminders = Reminders(app, clock)
+    reminders.registry.refresh(force=True)
+    subscribe(reminders, "desk@example.org", scope="event:service-desk")
+    assert reminders.reconcile().inserted == 1
+    statuses = {row.offset_seconds: row.status for row in outbox(reminders)}
+    assert statuses == {86400: "cancelled", 7200: "pending"}
+    clock.moment = desk_day + dt.timedelta(hours=6)
+    assert reminders.send_due()["sent"] == 1
+    (message,) = smtp.mailbox.parsed()
+    assert message["To"] == "desk@example.org"
+    assert "۲ ساعت" in message.get_body(("plain",)).get_content()
+
+
 # -- schedule changes ----------------------------------------------------------------------
 
 def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedules_dir):

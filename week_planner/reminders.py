@@ -92,6 +92,16 @@ def anchor(programme: Programme, occurrence: Occurrence, all_day_hour: int) -> d
     return occurrence.start
 
 
+def too_late_at(kind: str, occurrence_start: dt.datetime, due_at: dt.datetime,
+                offset_seconds: int) -> dt.datetime:
+    """When a row may no longer be sent: the event's start, or for a reminder of an
+    all-day event the hour its offsets count from (its start is midnight, which a "2h"
+    reminder due at 06:00 of the day would otherwise always have missed)."""
+    if kind != "reminder":
+        return occurrence_start
+    return max(occurrence_start, due_at + dt.timedelta(seconds=offset_seconds))
+
+
 def covers(scope: str, event_id: str, category_id: str) -> bool:
     return scope in ("programme", f"category:{category_id}", f"event:{event_id}")
 
@@ -224,7 +234,7 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         out = reminder_outbox.c
         existing = {row.key: row for row in connection.execute(
             select(out.id, out.key, out.kind, out.status, out.last_error, out.subscriber_id,
-                   out.occurrence_start)
+                   out.occurrence_start, out.due_at, out.offset_seconds)
             .where(out.programme_id.in_(ids)))}
 
         # New rows. A reminder already due when it is first planned (a late subscription,
@@ -239,7 +249,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
             if key in existing:
                 continue
             status, error = PENDING, None
-            if item.occurrence_start <= now:
+            if too_late_at("reminder", item.occurrence_start, item.due_at,
+                           item.offset_seconds) <= now:
                 status = MISSED
             elif _superseded(item, latest_due, now):
                 status, error = CANCELLED, SUPERSEDED
@@ -250,7 +261,9 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         # Rows wanted again (event restored, address subscribed again).
         revive = [(row.id, wanted[key]) for key, row in existing.items()
                   if key in wanted and row.kind == "reminder" and row.status == CANCELLED
-                  and row.last_error == NOT_WANTED and row.occurrence_start > now
+                  and row.last_error == NOT_WANTED
+                  and too_late_at(row.kind, row.occurrence_start, row.due_at,
+                                  row.offset_seconds) > now
                   and not _superseded(wanted[key], latest_due, now)]
         for row_id, item in revive:
             connection.execute(update(reminder_outbox).where(out.id == row_id).values(
@@ -383,8 +396,10 @@ def claim(engine: Engine, now: dt.datetime, limit: int, lease: float,
     with write_transaction(engine) as connection:
         query = due_query(now, limit, connection.dialect.name)
         rows = connection.execute(query).mappings().all()
-        late = [row for row in rows if row["occurrence_start"] <= now]
-        taken = [row for row in rows if row["occurrence_start"] > now]
+        late, taken = [], []
+        for row in rows:
+            (late if too_late_at(row["kind"], row["occurrence_start"], row["due_at"],
+                                 row["offset_seconds"]) <= now else taken).append(row)
         for row in late:
             connection.execute(update(reminder_outbox).where(out.id == row["id"]).values(
                 status=FAILED if row["last_error"] else MISSED, lease_until=None,
