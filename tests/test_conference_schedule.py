@@ -411,6 +411,29 @@ def test_markup_in_titles_stays_text(tmp_path):
     assert root.find("conference/track").get("name") == "نشست <i>"
 
 
+def test_control_characters_do_not_break_the_xml(tmp_path):
+    """YAML's double-quoted escapes can put characters XML 1.0 forbids into any text."""
+    text = HOSTILE.replace('title: "هفته تعاون <b>&</b>"', 'title: "هفته\\x01 تعاون"')
+    text = text.replace('label: "نشست <i>"', 'label: "نشست\\x0bها"')
+    text = text.replace("name: سالن اجتماعات}", 'name: "سالن\\x1f اجتماعات"}', 1)
+    text = text.replace('"A & B <img src=x onerror=alert(1)>"', '"A\\x02B"')
+    text = text.replace('"</description><script>x</script>"', '"یک\\x00دو"')
+    path = tmp_path / "hostile-1404.yaml"
+    path.write_text(text, encoding="utf-8")
+    programme = load(path)
+    assert "\x01" in programme.title and "\x00" in programme.event("hostile").description
+    root = etree.fromstring(conference_schedule.schedule_xml(programme, BASE_URL))
+    assert root.findtext("conference/title") == "هفته\ufffd تعاون"
+    assert root.find("conference/track").get("name") == "نشست\ufffdها"
+    event = root.find("day/room/event")
+    assert event.findtext("description") == "یک\ufffdدو"
+    assert event.find("persons/person").text == "A\ufffdB"
+    assert root.find("day/room").get("name") == "سالن\ufffd اجتماعات"
+    # JSON can carry them escaped: there they stay as written.
+    document = json.loads(conference_schedule.schedule_json(programme, BASE_URL))
+    assert document["schedule"]["conference"]["title"] == "هفته\x01 تعاون"
+
+
 # -- routes --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, content_type", [

@@ -400,7 +400,8 @@ def by_day(entries: Iterable[ChangeEntry], timezone: str
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 forbids replaced by U+FFFD."""
     return _NOT_XML.sub("\ufffd", text)
 
 
@@ -428,10 +429,10 @@ def atom_feed(info: AtomInfo, entries: Sequence[ChangeEntry],
 
     generator = FeedGenerator()
     generator.id(feed_id(info.programme_id))
-    generator.title(_xml_text(f"تغییرات برنامهٔ {info.title}"))
-    generator.subtitle(_xml_text("رویدادهای افزوده، جابه‌جا شده، لغو شده و برداشته شده"))
+    generator.title(xml_text(f"تغییرات برنامهٔ {info.title}"))
+    generator.subtitle(xml_text("رویدادهای افزوده، جابه‌جا شده، لغو شده و برداشته شده"))
     generator.language("fa")
-    generator.author(name=_xml_text(info.organiser or info.title))
+    generator.author(name=xml_text(info.organiser or info.title))
     generator.link(href=info.page_url, rel="alternate", type="text/html")
     generator.link(href=info.feed_url, rel="self", type="application/atom+xml")
     generator.generator("week-planner")
@@ -439,10 +440,10 @@ def atom_feed(info: AtomInfo, entries: Sequence[ChangeEntry],
     for entry in entries:
         item = generator.add_entry(order="append")
         item.id(entry.id)
-        item.title(_xml_text(entry.sentence))
+        item.title(xml_text(entry.sentence))
         item.updated(entry.changed_at)
         item.published(entry.changed_at)
-        item.category(term=entry.kind, label=_xml_text(entry.label))
+        item.category(term=entry.kind, label=xml_text(entry.label))
         if entry.event_live:
             href = f"{info.event_url_prefix}{entry.event_id}/"
         elif entry.kind in ("published", "republished"):
@@ -454,5 +455,5 @@ def atom_feed(info: AtomInfo, entries: Sequence[ChangeEntry],
         if entry.details:
             body += "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in entry.details) \
                 + "</ul>"
-        item.content(_xml_text(body), type="html")
+        item.content(xml_text(body), type="html")
     return generator.atom_str(pretty=True)

@@ -36,6 +36,7 @@ import xml.etree.ElementTree as ET
 from importlib import metadata
 from typing import Any
 
+from .changes import xml_text
 from .colours import DEFAULT_BACKGROUND
 from .feeds import CANCELLED_PREFIX, uid
 from .jalali import normalise_letters
@@ -263,9 +264,16 @@ def schedule_json(programme: Programme, base_url: str) -> bytes:
 
 # ------------------------------------------------------------------------- dict → XML
 
+def _element(parent: ET.Element, tag: str, attributes: dict[str, str]) -> ET.Element:
+    # ElementTree escapes markup but writes characters XML 1.0 forbids (a YAML "\x01")
+    # as they are, which no reader accepts.
+    return ET.SubElement(parent, tag, {key: xml_text(value)
+                                       for key, value in attributes.items()})
+
+
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
-    element.text = text
+    element = _element(parent, tag, attributes)
+    element.text = xml_text(text)
     return element
 
 
@@ -277,7 +285,7 @@ def schedule_xml(programme: Programme, base_url: str) -> bytes:
     base_url = base_url.rstrip("/")
 
     root = ET.Element("schedule")
-    ET.SubElement(root, "generator", {"name": document["generator"]["name"],
+    _element(root, "generator", {"name": document["generator"]["name"],
                                       "version": document["generator"]["version"]})
     _text(root, "url", f"{base_url}/{programme.id}/schedule.xml")
     _text(root, "version", schedule["version"])
@@ -297,11 +305,11 @@ def schedule_xml(programme: Programme, base_url: str) -> bytes:
 
     guids = {room["name"]: room["guid"] for room in conference["rooms"]}
     for day in conference["days"]:
-        day_element = ET.SubElement(root, "day", {
+        day_element = _element(root, "day", {
             "index": str(day["index"]), "date": day["date"],
             "start": day["day_start"], "end": day["day_end"]})
         for name, events in day["rooms"].items():
-            room = ET.SubElement(day_element, "room", {"name": name, "guid": guids[name]})
+            room = _element(day_element, "room", {"name": name, "guid": guids[name]})
             for event in events:
                 _xml_event(room, event)
     ET.indent(root)
@@ -309,7 +317,7 @@ def schedule_xml(programme: Programme, base_url: str) -> bytes:
 
 
 def _xml_event(room: ET.Element, event: dict[str, Any]) -> None:
-    element = ET.SubElement(room, "event", {"id": str(event["id"]), "guid": event["guid"]})
+    element = _element(room, "event", {"id": str(event["id"]), "guid": event["guid"]})
     for key in ("date", "start", "duration", "room", "slug", "url", "title", "subtitle",
                 "track", "type", "language", "abstract", "description"):
         _text(element, key, event[key])
