@@ -581,3 +581,19 @@ def test_favicon_at_the_old_address_leads_to_the_svg(client):
     assert response.headers["Location"].endswith("/static/favicon.svg")
     with client.get("/static/favicon.svg") as icon:
         assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+@pytest.mark.parametrize("change", ["delete", "draft"])
+def test_the_index_is_modified_when_a_programme_leaves_it(client, clock, schedules_dir, change):
+    """A client revalidating with If-Modified-Since alone must not keep a stale list."""
+    first = client.get("/")
+    assert "khalilabad-1404" in first.get_data(as_text=True)
+    with time_machine.travel(dt.datetime.now(UTC) + dt.timedelta(hours=1), tick=False):
+        if change == "delete":
+            (schedules_dir / SAMPLE_NAME).unlink()
+        else:
+            make_draft(schedules_dir)
+        again = client.get("/", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert again.status_code == 200
+    assert "khalilabad-1404" not in again.get_data(as_text=True)
+    assert again.last_modified > first.last_modified

@@ -328,7 +328,8 @@ def index():
     programmes = registry.programmes()
     snapshot = registry.snapshot()
     key = ("index", tuple((p.id, p.version) for p in programmes))
-    times = [snapshot.loaded_at[p.id] for p in programmes if p.id in snapshot.loaded_at]
+    # Drafts and deleted programmes count too: the list changed when one of them left it.
+    times = [*snapshot.loaded_at.values(), *snapshot.gone.values()]
     last_modified = max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
     return _respond(key, lambda: render_template("index.html", programmes=programmes),
                     last_modified)
