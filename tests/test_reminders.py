@@ -364,6 +364,28 @@ def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedul
     assert "۱۸:۰۰" in smtp.mailbox.parsed()[1]["Subject"]
 
 
+def test_event_moved_again_after_being_moved_back_gets_a_notice_each_time(app, smtp,
+                                                                         schedules_dir):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    at_16 = '    date: 1404-06-16\n    start: "16:00"'
+    at_18 = '    date: 1404-06-16\n    start: "18:00"'
+    for old, new in ((at_16, at_18), (at_18, at_16), (at_16, at_18)):
+        edit_schedule(schedules_dir, old, new)
+        reminders.registry.refresh(force=True)
+        clock.moment += dt.timedelta(minutes=10)
+        assert reminders.reconcile().notices == 1
+    assert len(outbox(reminders, kind="notice")) == 3
+    assert reminders.send_due()["sent"] == 3
+    now_at = [line for message in smtp.mailbox.parsed()
+              for line in message.get_body(("plain",)).get_content().splitlines()
+              if line.startswith("ساعت: ")]
+    # each tells when the event is now: 18:00, then 16:00, then 18:00 again
+    assert [line.split()[1] for line in now_at] == ["۱۸:۰۰", "۱۶:۰۰", "۱۸:۰۰"]
+
+
 def test_event_cancelled_sends_no_reminder_and_one_notice(app, smtp, schedules_dir):
     clock = ManualClock(EARLY)
     reminders = Reminders(app, clock)

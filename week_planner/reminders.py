@@ -320,8 +320,12 @@ def _notices(connection: Connection, programme: Programme,
     if programme.draft:
         return 0
     occ = reminder_occurrences.c
-    old_states = {row.occurrence_key: json.loads(row.state) for row in connection.execute(
-        select(occ.occurrence_key, occ.state).where(occ.programme_id == programme.id))}
+    old_rows = connection.execute(select(occ.occurrence_key, occ.state, occ.updated_at)
+                                  .where(occ.programme_id == programme.id)).all()
+    old_states = {row.occurrence_key: json.loads(row.state) for row in old_rows}
+    # When each old state was recorded: part of a notice's key, so that a change made
+    # again after being undone (16:00 → 18:00 → 16:00 → 18:00) is told again.
+    recorded = {row.occurrence_key: row.updated_at.isoformat() for row in old_rows}
     new_states = occurrence_states(programme, base_url)
     rows, count = [], 0
     for key, old in old_states.items():
@@ -340,7 +344,8 @@ def _notices(connection: Connection, programme: Programme,
         for subscriber in programme_subscribers:
             if not covers(subscriber.scope, old["event_id"], old["category_id"]):
                 continue
-            change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True))
+            change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True),
+                            recorded[key])
             rows.append({
                 "key": digest("notice", programme.id, key, change, subscriber.channel,
                               subscriber.address),
