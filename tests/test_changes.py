@@ -302,6 +302,23 @@ def test_etag_and_304_until_the_file_changes(client, schedules_dir, clock, url):
     assert changed.headers["Last-Modified"] == "Wed, 20 Aug 2025 09:00:00 GMT"
 
 
+@pytest.mark.parametrize("url", [PAGE, FEED])
+def test_a_new_programme_title_alone_moves_last_modified(client, schedules_dir, clock, url):
+    """Both show the programme's title: a client revalidating with If-Modified-Since
+    alone must get the new one."""
+    first = get_ok(client, url)
+    path = schedules_dir / SAMPLE.name
+    text = path.read_text(encoding="utf-8")
+    old = "  title: هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد\n"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, "  title: هفتهٔ تعاون ۱۴۰۴ خلیل‌آباد\n"), encoding="utf-8")
+    clock.now = T1
+    again = client.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert again.status_code == 200
+    assert "هفتهٔ تعاون ۱۴۰۴ خلیل‌آباد" in again.get_data(as_text=True)
+    assert again.headers["Last-Modified"] == "Wed, 20 Aug 2025 09:00:00 GMT"
+
+
 def test_rendered_once_per_revision_state(changes_app, client):
     from week_planner.views import page_cache
     cache = page_cache(changes_app)

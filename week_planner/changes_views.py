@@ -49,8 +49,8 @@ def _entries(stored: Stored) -> list[changes.ChangeEntry]:
 
 def _last_modified(stored: Stored) -> dt.datetime:
     moments = [r.modified_at for r in stored.revisions.revisions]
-    if stored.revisions.removed_at is not None:
-        moments.append(stored.revisions.removed_at)
+    # The programme's own fields (its title is on the page and in the feed) change too.
+    moments += [m for m in (stored.revisions.removed_at, stored.revisions.updated_at) if m]
     return max(moments, default=EPOCH)
 
 
