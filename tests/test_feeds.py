@@ -750,11 +750,12 @@ RACER = textwrap.dedent("""
     zoneinfo.reset_tzpath(to=[])
     from week_planner import create_app
     from week_planner.calendar_views import feed_service
-    schedules, instance, go = sys.argv[1:4]
+    schedules, instance, go, ready = sys.argv[1:5]
     now = dt.datetime(2025, 8, 21, tzinfo=dt.timezone.utc)
     app = create_app({"SCHEDULES_DIR": schedules, "INSTANCE_DIR": instance,
                       "RELOAD_INTERVAL": 0, "SECRET_KEY": "a-test-secret-key-of-some-length",
                       "CLOCK": lambda: now})
+    Path(ready).touch()
     while not Path(go).exists():
         time.sleep(0.002)
     stored = feed_service(app).stored("khalilabad-1404")
@@ -770,12 +771,19 @@ def test_two_processes_loading_the_same_change_bump_sequence_once(tmp_path, fold
         '    start: "16:00"\n    duration: 2h\n', '    start: "16:30"\n    duration: 2h\n'),
         encoding="utf-8")
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{number}" for number in range(2)]
     racers = [subprocess.Popen([sys.executable, "-c", RACER, str(folder),
-                                str(tmp_path / "instance"), str(go)], cwd=ROOT,
+                                str(tmp_path / "instance"), str(go), str(flag)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for _ in range(2)]
+              for flag in ready]
     import time
-    time.sleep(1.5)  # both are waiting at the start line
+    deadline = time.monotonic() + 120
+    # Both are waiting at the start line, however slowly they started.
+    while not all(flag.exists() for flag in ready):
+        assert all(racer.poll() is None for racer in racers), \
+            [racer.communicate() for racer in racers]
+        assert time.monotonic() < deadline, "the racers never got ready"
+        time.sleep(0.01)
     go.touch()
     outputs = [racer.communicate(timeout=120) for racer in racers]
     for racer, (out, err) in zip(racers, outputs):
