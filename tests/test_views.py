@@ -352,6 +352,24 @@ def test_cancelled_and_tentative_events_are_marked(client, clock, schedules_dir)
     assert "is-cancelled" in event_page.cssselect("article")[0].get("class")
 
 
+def test_a_cancelled_event_is_never_shown_as_on_now(client, clock, schedules_dir):
+    # 10:00 on 1404-06-15: the visits' first date (09:00 to 12:00) would be on now.
+    rewrite_sample(schedules_dir, ("    end: \"12:00\"\n    venue: edareh\n",
+                                   "    end: \"12:00\"\n    venue: edareh\n    status: cancelled\n"))
+    page = parse(client.get(PROGRAMME + "events/cooperative-visits/"))
+    first, second = page.cssselect("li.occurrence")
+    assert "در حال برگزاری" not in text_of(page.cssselect(".event-page")[0])
+    assert "state-now" not in first.get("class")
+    # Nor, once its time is over, as held.
+    clock.moment = dt.datetime(2025, 9, 7, 13, 0, tzinfo=TEHRAN)
+    page = parse(client.get(PROGRAMME + "events/cooperative-visits/"))
+    assert "برگزار شد" not in text_of(page.cssselect(".event-page .dates")[0])
+    assert not page.cssselect(".past-badge, .now-badge")
+    # A scheduled event's finished date still says so.
+    page = parse(client.get(PROGRAMME + "events/taxi-parade/"))
+    assert text_of(page.cssselect(".past-badge")[0]) == "برگزار شد"
+
+
 # -- now / next ----------------------------------------------------------------------------
 
 def now_box(client) -> str:

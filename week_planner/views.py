@@ -249,7 +249,10 @@ def now_next(programme: Programme, now: dt.datetime, category: str | None = None
     return NowNext(phase, today, 0, current, upcoming, past, max(boundaries))
 
 
-def occurrence_state(occurrence: Occurrence, now: dt.datetime) -> str:
+def occurrence_state(occurrence: Occurrence, now: dt.datetime, cancelled: bool = False) -> str:
+    """``past``, ``now`` or ``upcoming``; a cancelled event is neither on now nor held."""
+    if cancelled:
+        return "cancelled"
     if occurrence.end <= now:
         return "past"
     if occurrence.start <= now:
@@ -378,7 +381,7 @@ def event(programme: str, event: str):
     if chosen is None:
         abort(404)
     now = current_time()
-    states = tuple(occurrence_state(occ, now) for occ in chosen.occurrences)
+    states = tuple(occurrence_state(occ, now, chosen.cancelled) for occ in chosen.occurrences)
     boundaries = [moment for occ in chosen.occurrences for moment in (occ.start, occ.end)
                   if moment <= now]
     since = max([_loaded_at(found), *boundaries])
