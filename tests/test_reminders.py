@@ -181,6 +181,11 @@ def test_reminder_arrives_once_on_time_with_persian_content_and_ics(app, smtp):
     assert on_time["To"] == "participant@example.org"
     assert on_time["List-Unsubscribe"].strip().startswith("<https://hafte.example.ir/remind/unsubscribe/")
     assert on_time["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    one_click = on_time["List-Unsubscribe"].strip()[1:-1].removeprefix("https://hafte.example.ir")
+    assert app.test_client().post(one_click, data={"List-Unsubscribe": "One-Click"}) \
+        .status_code == 200
+    with reminders.engine.connect() as connection:
+        assert connection.execute(select(subscribers)).all() == []
 
     text = on_time.get_body(("plain",)).get_content()
     html = on_time.get_body(("html",)).get_content()

@@ -157,7 +157,8 @@ def test_event_page_subscription_and_one_click_unsubscribe(app, smtp, clock):
     assert len(mine) == 2
 
     (subscriber,) = rows(app, subscribers)
-    url = f"/remind/unsubscribe/{unsubscribe_token(app, subscriber.id)}"
+    url = "/remind/unsubscribe/" + unsubscribe_token(app, subscriber.id, subscriber.programme_id,
+                                                     subscriber.channel, subscriber.address)
     assert client.get(url).status_code == 200
     assert len(rows(app, subscribers)) == 1  # GET only shows the button
     # RFC 8058: a mail program posts this with no cookie and no CSRF token
@@ -167,6 +168,32 @@ def test_event_page_subscription_and_one_click_unsubscribe(app, smtp, clock):
     assert {row.status for row in rows(app, reminder_outbox) if row.channel == "email"} == \
         {"cancelled"}
     assert client.post(url[:-3] + "xyz").status_code == 404  # tampered
+
+
+def test_old_links_do_not_reach_a_later_subscription_with_the_same_id(app, smtp, clock):
+    """SQLite gives a deleted row's id to the next one: a link from an old mail (one-click
+    unsubscribe, or a confirmation still within its time) must not act on it."""
+    from week_planner.reminders import add_subscriber, remove_subscribers
+    from week_planner.remind_views import confirm_token
+    engine = app_engine(app)
+    now = dt.datetime.now(UTC)
+    first, _ = add_subscriber(engine, "khalilabad-1404", "programme", "email",
+                              "first@example.org", "web", now, confirmed=True)
+    old_unsubscribe = "/remind/unsubscribe/" + unsubscribe_token(
+        app, first, "khalilabad-1404", "email", "first@example.org")
+    old_confirm = "/remind/confirm/" + confirm_token(
+        app, first, "khalilabad-1404", "email", "first@example.org")
+    remove_subscribers(engine, [first], now)
+    second, _ = add_subscriber(engine, "khalilabad-1404", "programme", "email",
+                               "second@example.org", "web", now, confirmed=False)
+    assert second == first  # the id is given again
+    client = app.test_client()
+    answer = app.test_client().post(old_unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200 and "لغو شد" in answer.get_data(as_text=True)
+    page = client.get(old_confirm)
+    assert page.status_code == 404
+    (row,) = rows(app, subscribers)
+    assert (row.address, row.confirmed_at) == ("second@example.org", None)
 
 
 def test_forms_need_their_csrf_token_and_a_valid_address(app, smtp, clock):

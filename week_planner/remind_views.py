@@ -43,22 +43,51 @@ def _serializer(app, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=f"week-planner-{purpose}")
 
 
-def unsubscribe_token(app, subscriber_id: int) -> str:
-    return _serializer(app, "unsubscribe").dumps(subscriber_id)
+def _tag(app, subscriber_id: int, programme_id: str, channel: str, address: str) -> str:
+    """Ties a token to the one subscription it was made for: the id of a deleted row is
+    given again to a later one (SQLite), and an old link must not reach that one."""
+    key = app.config["SECRET_KEY"].encode("utf-8")
+    text = "\x1f".join((str(subscriber_id), programme_id, channel, address))
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
-def confirm_token(app, subscriber_id: int) -> str:
-    return _serializer(app, "confirm").dumps(subscriber_id)
+def unsubscribe_token(app, subscriber_id: int, programme_id: str, channel: str,
+                      address: str) -> str:
+    return _serializer(app, "unsubscribe").dumps(
+        [subscriber_id, _tag(app, subscriber_id, programme_id, channel, address)])
 
 
-def _read_token(purpose: str, token: str, max_age: int | None = None) -> int | None:
+def confirm_token(app, subscriber_id: int, programme_id: str, channel: str,
+                  address: str) -> str:
+    return _serializer(app, "confirm").dumps(
+        [subscriber_id, _tag(app, subscriber_id, programme_id, channel, address)])
+
+
+BAD, EXPIRED, GONE = "bad", "expired", "gone"
+
+
+def _read_token(purpose: str, token: str, max_age: int | None = None
+                ) -> tuple[str | None, int | None]:
+    """(problem, subscriber id): problem is None, BAD, EXPIRED, or GONE when the
+    subscription the token was made for no longer exists."""
     try:
         value = _serializer(current_app, purpose).loads(token, max_age=max_age)
     except SignatureExpired:
-        return -1
+        return EXPIRED, None
     except BadSignature:
-        return None
-    return value if isinstance(value, int) else None
+        return BAD, None
+    if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
+            and isinstance(value[1], str)):
+        return BAD, None
+    subscriber_id, tag = value
+    sub = subscribers.c
+    with app_engine(current_app).connect() as connection:
+        row = connection.execute(select(sub.programme_id, sub.channel, sub.address)
+                                 .where(sub.id == subscriber_id)).first()
+    if row is None or not hmac.compare_digest(
+            tag, _tag(current_app, subscriber_id, row.programme_id, row.channel, row.address)):
+        return GONE, None
+    return None, subscriber_id
 
 
 def _code_hash(subscriber_id: int, code: str) -> str:
@@ -200,9 +229,9 @@ def _start_subscription(programme, scope, channel, address, sms_templates):
         code = f"{secrets.randbelow(10 ** 6):06d}"
         subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "sms", address,
                                                   "web", now, confirmed=False)
+        token = confirm_token(current_app, subscriber_id, programme.id, "sms", address)
         if confirmed:
-            return redirect(url_for("remind.code", token=confirm_token(current_app,
-                                                                       subscriber_id)))
+            return redirect(url_for("remind.code", token=token))
         with engine.begin() as connection:
             connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
                                .values(code_hash=_code_hash(subscriber_id, code)))
@@ -213,16 +242,15 @@ def _start_subscription(programme, scope, channel, address, sms_templates):
             log.warning("confirmation code not sent: %s", error)
             return _done("ارسال نشد", "پیامک تأیید فرستاده نشد. کمی بعد دوباره بکوشید.",
                          503, programme)
-        return redirect(url_for("remind.code", token=confirm_token(current_app,
-                                                                   subscriber_id)))
+        return redirect(url_for("remind.code", token=token))
 
     subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "email", address,
                                               "web", now, confirmed=False)
     if not confirmed:
         from .mail import build_confirmation, transport_for
         confirm_url = (current_app.config["BASE_URL"].rstrip("/") +
-                       url_for("remind.confirm", token=confirm_token(current_app,
-                                                                     subscriber_id)))
+                       url_for("remind.confirm", token=confirm_token(
+                           current_app, subscriber_id, programme.id, "email", address)))
         message = build_confirmation(current_app.jinja_env, current_app.config, programme,
                                      label, address, confirm_url,
                                      f"confirm|{subscriber_id}|{now.isoformat()}", now)
@@ -242,12 +270,14 @@ def _start_subscription(programme, scope, channel, address, sms_templates):
 
 @remind.route("/remind/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
-    if subscriber_id is None:
+    problem, subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    if problem == BAD:
         return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
-    if subscriber_id == -1:
+    if problem == EXPIRED:
         return _done("پیوند کهنه", "زمان این پیوند گذشته است. دوباره درخواست یادآوری "
                      "کنید.", 410)
+    if problem == GONE:
+        return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
     form = ConfirmForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -270,8 +300,10 @@ def _confirmed(subscriber_id: int):
 
 @remind.route("/remind/code/<token>", methods=["GET", "POST"])
 def code(token: str):
-    subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
-    if subscriber_id is None or subscriber_id == -1:
+    problem, subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    if problem == GONE:
+        return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
+    if problem is not None:
         return _done("پیوند کهنه", "زمان این کد گذشته است. دوباره درخواست یادآوری کنید.",
                      410)
     form = CodeForm()
@@ -310,8 +342,10 @@ def unsubscribe(token: str):
     """GET shows one button (mail scanners open links); POST unsubscribes, also as the
     RFC 8058 one-click request a mail program sends from the List-Unsubscribe header,
     which carries no CSRF token: the signed link is the proof."""
-    subscriber_id = _read_token("unsubscribe", token)
-    if subscriber_id is None or subscriber_id == -1:
+    problem, subscriber_id = _read_token("unsubscribe", token)
+    if problem == GONE:  # already unsubscribed (its id may be someone else's now)
+        return _done("لغو شد", "دیگر یادآوری‌ای از این اشتراک برایتان فرستاده نمی‌شود.")
+    if problem is not None:
         return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
     if request.method == "POST":
         removed = remove_subscribers(app_engine(current_app), [subscriber_id], utc_now())

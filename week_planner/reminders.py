@@ -672,18 +672,20 @@ class Reminders:
             transport.close()
         return counts
 
-    def unsubscribe_url(self, subscriber_id: int | None) -> str | None:
-        if subscriber_id is None:
+    def unsubscribe_url(self, row: Mapping[str, Any]) -> str | None:
+        """The one-click link of an outbox row's subscription (None for organisers)."""
+        if row["subscriber_id"] is None or not row["recipient"]:
             return None
         from .remind_views import unsubscribe_token
-        return (f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/"
-                f"{unsubscribe_token(self.app, subscriber_id)}")
+        token = unsubscribe_token(self.app, row["subscriber_id"], row["programme_id"],
+                                  row["channel"], row["recipient"])
+        return f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/{token}"
 
     def build_email(self, row: Mapping[str, Any], now: dt.datetime, cache: dict | None = None):
         """The message for an outbox row, or None when its event is no longer as planned."""
         from . import mail
         env = self.app.jinja_env
-        unsubscribe = self.unsubscribe_url(row["subscriber_id"])
+        unsubscribe = self.unsubscribe_url(row)
         if row["kind"] == "notice":
             return mail.build_notice(env, self.settings, json.loads(row["detail"]),
                                      row["recipient"], row["key"], unsubscribe, now)
