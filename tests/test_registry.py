@@ -102,3 +102,14 @@ def test_channels_file_makes_unknown_notify_names_warnings(tmp_path, schedules_d
     assert registry.get("khalilabad-1404") is not None  # warnings do not stop a programme
     warned = {(p.code, p.args["value"]) for p in registry.problems()}
     assert warned == {("unknown-channel", "organisers")}
+
+
+def test_a_deleted_draft_is_unknown_not_gone(schedules_dir):
+    text = SAMPLE.read_text(encoding="utf-8").replace(
+        "  timezone: Asia/Tehran\n", "  timezone: Asia/Tehran\n  draft: true\n")
+    write(schedules_dir / SAMPLE.name, text, 6)
+    registry = Registry(schedules_dir, interval=0)
+    assert registry.get("khalilabad-1404").draft
+    (schedules_dir / SAMPLE.name).unlink()
+    assert registry.get("khalilabad-1404") is None
+    assert not registry.is_gone("khalilabad-1404")  # a 404, revealing nothing

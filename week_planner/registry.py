@@ -171,8 +171,9 @@ class Registry:
             loaded_at[programme.id] = state.loaded_at
 
         gone = {pid: when for pid, when in old.gone.items() if pid not in programmes}
-        for pid in old.programmes:
-            if pid not in programmes:
+        for pid, programme in old.programmes.items():
+            # A draft that disappears was never public: it becomes unknown, not gone.
+            if pid not in programmes and not programme.draft:
                 gone.setdefault(pid, now)
         return Snapshot(files, programmes, gone, loaded_at)
 
