@@ -296,6 +296,26 @@ def test_sms_code_attempts_are_limited(app, webhook, clock):
     assert rows(app, subscribers)[0].confirmed_at is None
 
 
+def test_sms_form_does_not_tell_whether_a_number_is_subscribed(app, webhook, clock):
+    from week_planner.reminders import add_subscriber
+    add_subscriber(app_engine(app), "khalilabad-1404", "programme", "sms", "09121234567",
+                   "organiser", dt.datetime.now(UTC), confirmed=True)
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    code_page = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "sms",
+        "address": "09121234567"}).headers["Location"]
+    token = csrf(client.get(code_page).get_data(as_text=True))
+    ((path, body),) = webhook.received  # a code, as for a number never seen
+    code = re.search(r"\d{6}", body["message"]).group(0)
+    wrong = "000000" if code != "000000" else "111111"
+    guess = client.post(code_page, data={"csrf_token": token, "code": wrong})
+    assert guess.status_code == 400 and "کد درست نیست" in guess.get_data(as_text=True)
+    done = client.post(code_page, data={"csrf_token": token, "code": code})
+    assert done.status_code == 200 and "یادآوری فعال شد" in done.get_data(as_text=True)
+    assert rows(app, subscribers)[0].confirmed_at is not None
+
+
 def test_organiser_channel_gets_reminders(app, webhook):
     reminders = Reminders(app, lambda: dt.datetime(2025, 9, 1, tzinfo=UTC))
     reminders.reconcile()

@@ -28,7 +28,7 @@ from .channels import DeliveryError, send_sms, sms_template
 from .reminders import (AddressError, Reminders, add_subscriber, confirm_subscriber,
                         normalise_email, normalise_mobile, remove_subscribers, scope_label,
                         utc_now)
-from .store import app_engine, subscribers
+from .store import app_engine, subscribers, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -227,11 +227,11 @@ def _start_subscription(programme, scope, channel, address, sms_templates):
     label = scope_label(programme, scope)
     if channel == "sms":
         code = f"{secrets.randbelow(10 ** 6):06d}"
-        subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "sms", address,
-                                                  "web", now, confirmed=False)
+        subscriber_id, _ = add_subscriber(engine, programme.id, scope, "sms", address, "web",
+                                          now, confirmed=False)
         token = confirm_token(current_app, subscriber_id, programme.id, "sms", address)
-        if confirmed:
-            return redirect(url_for("remind.code", token=token))
+        # A code even when the number is already subscribed: the next page must not tell
+        # a stranger which numbers are.
         with engine.begin() as connection:
             connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
                                .values(code_hash=_code_hash(subscriber_id, code)))
@@ -311,19 +311,19 @@ def code(token: str):
     if request.method == "POST" and form.validate_on_submit():
         from .jalali import to_ascii_digits
         engine = app_engine(current_app)
-        with engine.begin() as connection:
+        # Counted under the write lock (and the row's lock on PostgreSQL), so guesses sent
+        # at once cannot all read the same count.
+        with write_transaction(engine) as connection:
             row = connection.execute(select(subscribers.c.code_hash,
-                                            subscribers.c.code_attempts,
-                                            subscribers.c.confirmed_at)
-                                     .where(subscribers.c.id == subscriber_id)).first()
-            if row is not None and row.confirmed_at is None:
+                                            subscribers.c.code_attempts)
+                                     .where(subscribers.c.id == subscriber_id)
+                                     .with_for_update()).first()
+            if row is not None:
                 connection.execute(update(subscribers)
                                    .where(subscribers.c.id == subscriber_id)
                                    .values(code_attempts=subscribers.c.code_attempts + 1))
         if row is None:
             return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
-        if row.confirmed_at is not None:
-            return _confirmed(subscriber_id)
         if row.code_attempts >= CODE_ATTEMPTS or row.code_hash is None:
             return _done("تلاش‌های زیاد", "کد چند بار نادرست وارد شد. دوباره درخواست "
                          "یادآوری کنید.", 429)
