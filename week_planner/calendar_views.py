@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import feeds, get_registry, store
 from .model import Event, Programme
+from .views import EPOCH, current_time
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ calendar = Blueprint("calendar", __name__)
 SERVICE_EXTENSION = "week_planner.feeds"
 MY_FEED_SALT = "week-planner.my-feed"
 SYNC_ATTEMPTS = 3
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @calendar.record_once
@@ -57,15 +57,6 @@ def _set_up(state) -> None:
 
 def feed_service(app: Flask) -> FeedService:
     return app.extensions[SERVICE_EXTENSION]
-
-
-def _now(app: Flask) -> dt.datetime:
-    """Now, from ``app.config["CLOCK"]`` when set (tests pin it), else the system clock."""
-    clock = app.config.get("CLOCK")
-    moment = clock() if clock is not None else dt.datetime.now(dt.timezone.utc)
-    if moment.tzinfo is None:
-        raise ValueError("CLOCK must return an aware datetime")
-    return moment
 
 
 # ------------------------------------------------------------------------ the service
@@ -122,7 +113,7 @@ class FeedService:
                         None if programme is None else programme.version,
                         None if programme is None else feeds.programme_snapshot(programme),
                         None if programme is None else feeds.occurrence_snapshots(programme),
-                        _now(self.app))
+                        current_time(self.app))
                     break
                 except (store.RevisionConflict, IntegrityError):
                     # Another process recorded the same change first; read its result.
@@ -195,7 +186,7 @@ def _feed_response(programme_id: str, selection: feeds.Selection, name_for, sour
     if stored is None or stored.revisions.programme is None:
         abort(404)
     programme = stored.revisions.programme
-    now = _now(app)
+    now = current_time(app)
     gone = stored.revisions.removed_at is not None
     current_phase = feeds.phase(programme, now, gone)
     retention = dt.timedelta(days=app.config["CANCELLED_RETENTION_DAYS"])

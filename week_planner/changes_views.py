@@ -19,11 +19,11 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from . import changes, get_registry, store
 from .calendar_views import Stored, feed_service
-from .views import CONTENT_SECURITY_POLICY, TIMEZONE_NAMES, current_time, page_cache
+from .views import (CONTENT_SECURITY_POLICY, EPOCH, TIMEZONE_NAMES, current_time,
+                    page_cache)
 
 changelog = Blueprint("changes", __name__)
 
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
 

@@ -35,9 +35,13 @@ TIMEZONE_NAMES = {"Asia/Tehran": "تهران"}
 
 # -- the clock --------------------------------------------------------------------------
 
-def current_time() -> dt.datetime:
+# Last-Modified of something that has never changed.
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def current_time(app: Flask | None = None) -> dt.datetime:
     """Now, from ``app.config["CLOCK"]`` when set (tests pin it), else the system clock."""
-    clock = current_app.config.get("CLOCK")
+    clock = (app or current_app).config.get("CLOCK")
     moment = clock() if clock is not None else dt.datetime.now(dt.timezone.utc)
     if moment.tzinfo is None:
         raise ValueError("CLOCK must return an aware datetime")
