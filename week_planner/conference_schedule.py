@@ -38,7 +38,7 @@ from typing import Any
 
 from .changes import xml_text
 from .colours import DEFAULT_BACKGROUND
-from .feeds import CANCELLED_PREFIX, uid
+from .feeds import CANCELLED_PREFIX, event_page_url, uid
 from .jalali import normalise_letters
 from .model import Event, Occurrence, Programme
 
@@ -165,7 +165,7 @@ def _event(programme: Programme, event: Event, occurrence: Occurrence, guid: uui
         "duration": hh_mm(elapsed),
         "room": room_name(programme, event),
         "slug": f"{acronym(programme)}-{number}-{event.id}",
-        "url": f"{base_url}/{programme.id}/events/{event.id}/",
+        "url": event_page_url(base_url, programme.id, event.id),
         "title": title,
         "subtitle": TENTATIVE_SUBTITLE if event.tentative else "",
         "track": event.category.label,
