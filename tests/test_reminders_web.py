@@ -210,7 +210,20 @@ def test_forms_need_their_csrf_token_and_a_valid_address(app, smtp, clock):
         "csrf_token": csrf(html), "scope": "event:nope", "channel": "email",
         "address": ADDRESS})
     assert wrong_scope.status_code == 400
+    # an address mail could not be sent to (SMTPUTF8) is refused, not accepted then lost
+    unicode_local = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+        "address": "علی@example.org"})
+    assert unicode_local.status_code == 400 and "درست نیست" in unicode_local.get_data(as_text=True)
     assert rows(app, subscribers) == [] and smtp.mailbox.count() == 0
+    # a Persian domain is fine: written in its ASCII (punycode) form
+    persian_domain = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+        "address": "Ali@تعاون.ir"})
+    assert persian_domain.status_code == 200
+    assert smtp.mailbox.parsed()[0]["To"] == "ali@xn--mgbf9bxcj.ir"
+    (row,) = rows(app, subscribers)
+    assert row.address == "ali@xn--mgbf9bxcj.ir"
     assert client.get("/no-such-programme/remind/").status_code == 404
     assert client.get("/khalilabad-1404/events/no-such-event/remind/").status_code == 404
 

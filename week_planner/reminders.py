@@ -464,12 +464,16 @@ class AddressError(ValueError):
 
 
 def normalise_email(address: str) -> str:
+    """A lower-cased ASCII address (a Persian domain in its punycode form): mail to an
+    internationalised (SMTPUTF8) address could not be sent, so it is refused here rather
+    than failing later."""
     from email_validator import EmailNotValidError, validate_email
     try:
-        checked = validate_email(address.strip(), check_deliverability=False)
+        checked = validate_email(address.strip(), check_deliverability=False,
+                                 allow_smtputf8=False)
     except EmailNotValidError as error:
         raise AddressError(str(error)) from None
-    return checked.normalized.lower()
+    return (checked.ascii_email or checked.normalized).lower()  # IDN domain → punycode
 
 
 def normalise_mobile(number: str) -> str:
