@@ -443,6 +443,22 @@ def test_unsubscribe_cancels_pending_and_forgets_the_address(app, smtp):
     assert reminders.reconcile().inserted == 0
 
 
+def test_unsubscribe_while_a_reminder_is_claimed_by_a_dead_process(app, smtp, caplog):
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscriber_id = subscribe(reminders, "gone@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK - dt.timedelta(days=1)
+    assert len(claim(reminders.engine, clock.moment, 10, 60, "dead:1")) == 1
+    remove_subscribers(reminders.engine, [subscriber_id], clock.moment)
+    clock.moment += dt.timedelta(seconds=61)  # the dead claim's lease has run out
+    with caplog.at_level("WARNING"):
+        assert reminders.send_due() == {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
+    assert {(row.status, row.recipient) for row in outbox(reminders)} == {("cancelled", "")}
+    assert not [record for record in caplog.records if record.levelname in ("WARNING", "ERROR")]
+    assert smtp.mailbox.count() == 0
+
+
 def test_addresses_deleted_after_the_retention_time(app, smtp):
     clock = ManualClock(EARLY)
     reminders = Reminders(app, clock)

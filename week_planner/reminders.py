@@ -562,9 +562,13 @@ def remove_subscribers(engine: Engine, ids: Iterable[int], now: dt.datetime) -> 
         return 0
     out = reminder_outbox.c
     with write_transaction(engine) as connection:
+        # Claimed ones too: their address is about to go, so a claim whose process died
+        # must not come back after its lease with no one to send to. (A send under way
+        # still goes out; its outcome is simply not recorded over "cancelled".)
         connection.execute(update(reminder_outbox).where(
-            out.subscriber_id.in_(ids), out.status == PENDING)
-            .values(status=CANCELLED, last_error=NOT_WANTED, updated_at=now))
+            out.subscriber_id.in_(ids), out.status.in_([PENDING, SENDING]))
+            .values(status=CANCELLED, last_error=NOT_WANTED, lease_until=None,
+                    updated_at=now))
         connection.execute(update(reminder_outbox).where(out.subscriber_id.in_(ids))
                            .values(recipient="", subscriber_id=None))
         return connection.execute(delete(subscribers).where(
