@@ -103,3 +103,17 @@ def test_healthz_shows_the_scheduler_running_in_this_process(app, client):
         assert state["worker"]
     finally:
         scheduler.shutdown()
+
+
+def test_client_address_comes_from_a_trusted_proxy_only(tmp_path, schedules_dir, caplog):
+    from week_planner import create_app
+    config = {"INSTANCE_DIR": str(tmp_path / "i"), "SCHEDULES_DIR": str(schedules_dir)}
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    with caplog.at_level(logging.INFO, logger="week_planner.requests"):
+        create_app(config).test_client().get("/healthz", headers=headers)
+        create_app({**config, "TRUSTED_PROXIES": 1}).test_client().get("/healthz",
+                                                                        headers=headers)
+    direct, proxied = [r.getMessage() for r in caplog.records
+                       if r.name == "week_planner.requests"]
+    assert direct.startswith("127.0.0.1 ") and "203.0.113.7" not in direct
+    assert proxied.startswith("203.0.113.7 ")

@@ -29,6 +29,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(template_folder()),
                 static_folder=str(PACKAGE_DIR / "static"), instance_path=None)
     app.config.update(settings)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     channels = None
     if app.config["CHANNELS"]:
         from .channels import ChannelsError, channel_names

@@ -77,6 +77,10 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                         "Seconds a subscription's confirmation link or code stays valid."),
     "SUBSCRIBE_RATE_LIMIT": (10, _as_int,
                              "Subscription requests allowed per client address per hour."),
+    "TRUSTED_PROXIES": (0, _as_int,
+                        "Number of reverse proxies (nginx) in front of the service whose "
+                        "X-Forwarded-For/-Proto/-Host headers are trusted; 1 behind one "
+                        "nginx. Client addresses (rate limits, logs) come from them."),
     "LANGUAGE": ("fa", str, "Language of messages (fa or en)."),
     "TESTING": (False, _as_bool, "Flask's testing mode."),
 }
