@@ -178,13 +178,14 @@ class FeedService:
 
 # ------------------------------------------------------------------------------ feeds
 
-def _feed_response(programme_id: str, selection: feeds.Selection, name_for, source_path: str,
-                   page_path: str, filename: str, private: bool = False) -> Response:
-    app = current_app._get_current_object()
+def built_feed(app: Flask, programme_id: str, selection: feeds.Selection, name_for,
+               source_path: str, page_path: str) -> BuiltFeed | None:
+    """The feed's bytes, ETag and Last-Modified, built once per programme state and kept in
+    memory; None when the programme has never been stored."""
     service = feed_service(app)
     stored = service.stored(programme_id)
     if stored is None or stored.revisions.programme is None:
-        abort(404)
+        return None
     programme = stored.revisions.programme
     now = current_time(app)
     gone = stored.revisions.removed_at is not None
@@ -214,7 +215,37 @@ def _feed_response(programme_id: str, selection: feeds.Selection, name_for, sour
         return BuiltFeed(body, hashlib.sha256(body).hexdigest()[:40],
                          max(moments).astimezone(dt.timezone.utc).replace(microsecond=0))
 
-    built = service.feed(key, build)
+    return service.feed(key, build)
+
+
+def _event_feed_parts(app: Flask, programme_id: str, event_id: str) -> tuple | None:
+    """What ``built_feed`` needs for one event's feed; None for an unknown event."""
+    stored = feed_service(app).stored(programme_id)
+    if stored is None:
+        return None
+    titles = [r.snapshot["title"] for r in stored.revisions.revisions
+              if r.event_id == event_id]
+    if not titles:
+        return None
+    return (feeds.Selection(events=frozenset({event_id})),
+            lambda p: f"{titles[0]} — {p['title']}",
+            f"/{programme_id}/events/{event_id}.ics", f"/{programme_id}/events/{event_id}/")
+
+
+def event_calendar(app: Flask, programme_id: str, event_id: str) -> bytes | None:
+    """The bytes of ``/<programme>/events/<event>.ics`` (also the reminder mail's
+    attachment, so it carries the same UIDs, SEQUENCE and VTIMEZONE as the feeds)."""
+    parts = _event_feed_parts(app, programme_id, event_id)
+    built = built_feed(app, programme_id, *parts) if parts else None
+    return None if built is None else built.body
+
+
+def _feed_response(programme_id: str, selection: feeds.Selection, name_for, source_path: str,
+                   page_path: str, filename: str, private: bool = False) -> Response:
+    built = built_feed(current_app._get_current_object(), programme_id, selection, name_for,
+                       source_path, page_path)
+    if built is None:
+        abort(404)
     response = Response(built.body, content_type="text/calendar; charset=utf-8")
     response.set_etag(built.etag)
     response.last_modified = built.last_modified
@@ -260,16 +291,10 @@ def category_feed(programme: str, category: str):
 
 @calendar.route("/<programme>/events/<event>.ics")
 def event_feed(programme: str, event: str):
-    stored = feed_service(current_app).stored(programme)
-    if stored is None:
+    parts = _event_feed_parts(current_app._get_current_object(), programme, event)
+    if parts is None:
         abort(404)
-    titles = [r.snapshot["title"] for r in stored.revisions.revisions if r.event_id == event]
-    if not titles:
-        abort(404)
-    return _feed_response(programme, feeds.Selection(events=frozenset({event})),
-                          lambda p: f"{titles[0]} — {p['title']}",
-                          f"/{programme}/events/{event}.ics",
-                          f"/{programme}/events/{event}/", f"{programme}-{event}.ics")
+    return _feed_response(programme, *parts, f"{programme}-{event}.ics")
 
 
 @calendar.route("/<programme>/my/<token>.ics")

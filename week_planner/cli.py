@@ -373,6 +373,7 @@ def reminders_list(programme_id: str | None, due: bool) -> None:
 def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     """Print the mail that would go out for EVENT (its first occurrence, first offset)."""
     import datetime as dt
+    from .calendar_views import event_calendar
     from .mail import build_reminder, header_text, plain_text
     from .reminders import anchor, reminder_key, utc_now
     app = _app()
@@ -396,7 +397,8 @@ def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     message = build_reminder(app.jinja_env, app.config, programme, chosen, occurrence, offset,
                              "participant@example.invalid", key,
                              f"{app.config['BASE_URL'].rstrip('/')}/remind/unsubscribe/…",
-                             now if now < utc_now() else utc_now())
+                             now if now < utc_now() else utc_now(),
+                             event_calendar(app, programme.id, chosen.id))
     if raw:
         click.echo(message.as_string())
         return

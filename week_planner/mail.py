@@ -21,7 +21,6 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-import icalendar
 
 from . import jalali
 from .channels import DeliveryError
@@ -118,40 +117,6 @@ def occurrence_details(programme: Programme, event: Event, occurrence: Occurrenc
     }
 
 
-def event_calendar(programme: Programme, event: Event, occurrence: Occurrence,
-                   base_url: str, now: dt.datetime) -> bytes:
-    """One occurrence as an iCalendar file (the attachment), UID as in the feeds."""
-    from .feeds import uid
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//week-planner//reminders//FA")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    vevent = icalendar.Event()
-    vevent.add("uid", uid(programme.id, occurrence.key))
-    vevent.add("dtstamp", now.astimezone(dt.timezone.utc))
-    if occurrence.all_day:
-        vevent.add("dtstart", occurrence.day)
-        vevent.add("dtend", occurrence.day + dt.timedelta(days=1))
-    else:
-        vevent.add("dtstart", occurrence.start)
-        vevent.add("dtend", occurrence.end)
-    vevent.add("summary", event.title)
-    if event.description:
-        vevent.add("description", event.description)
-    if event.venue:
-        vevent.add("location", ", ".join(part for part in (event.venue.name,
-                                                           event.venue.address) if part))
-        if event.venue.location:
-            vevent.add("geo", event.venue.location)
-    vevent.add("url", event.url or event_url(base_url, programme.id, event.id))
-    vevent.add("categories", [event.category.label])
-    vevent.add("status", {"cancelled": "CANCELLED", "tentative": "TENTATIVE"}
-               .get(event.status, "CONFIRMED"))
-    calendar.add_component(vevent)
-    calendar.add_missing_timezones()
-    return calendar.to_ical()
-
-
 # -- messages -----------------------------------------------------------------------------
 
 def _message(settings: Mapping[str, Any], to: str, subject: str, text: str, html: str,
@@ -214,12 +179,11 @@ def build_reminder(jinja_env, settings: Mapping[str, Any], programme: Programme,
     subject = f"یادآوری: {event.title} — {details['date']}"
     if not occurrence.all_day:
         subject += f"، ساعت {jalali.format_time(occurrence.start)}"
-    if ics is None:
-        ics = event_calendar(programme, event, occurrence, settings["BASE_URL"], now)
     return _message(settings, to, subject,
                     jinja_env.get_template("mail/reminder.txt").render(context),
                     jinja_env.get_template("mail/reminder.html").render(context),
-                    key, now, unsubscribe_url, calendar_attachment(ics, f"{event.id}.ics"))
+                    key, now, unsubscribe_url,
+                    calendar_attachment(ics, f"{event.id}.ics") if ics else None)
 
 
 def reminder_text(programme: Programme, event: Event, occurrence: Occurrence,

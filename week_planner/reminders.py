@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import jalali
 from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
 from .model import Event, Occurrence, Programme
+from .calendar_views import event_calendar
 from .store import (reminder_occurrences, reminder_outbox, subscribers, write_transaction)
 
 log = logging.getLogger(__name__)
@@ -689,7 +690,7 @@ class Reminders:
                                   row["channel"], row["recipient"])
         return f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/{token}"
 
-    def build_email(self, row: Mapping[str, Any], now: dt.datetime, cache: dict | None = None):
+    def build_email(self, row: Mapping[str, Any], now: dt.datetime):
         """The message for an outbox row, or None when its event is no longer as planned."""
         from . import mail
         env = self.app.jinja_env
@@ -701,12 +702,9 @@ class Reminders:
         if found is None:
             return None
         programme, event, occurrence = found
-        ics = None
-        if cache is not None:
-            ics = cache.get(("ics", programme.version, occurrence.key))
-            if ics is None:
-                ics = cache[("ics", programme.version, occurrence.key)] = mail.event_calendar(
-                    programme, event, occurrence, self.settings["BASE_URL"], now)
+        # The event's own feed: the same UIDs, SEQUENCE and VTIMEZONE as the calendars
+        # that subscribed to it (kept in memory by the feeds, so built once per version).
+        ics = event_calendar(self.app, programme.id, event.id)
         # Sent late (the process was down): say how long is really left.
         before = dt.timedelta(seconds=row["offset_seconds"])
         if now - row["due_at"] > dt.timedelta(minutes=1):
@@ -745,7 +743,6 @@ class _Sender:
         self.engine = reminders.engine
         self.worker = reminders.worker
         self.delays = list(reminders.settings["RETRY_DELAYS"])
-        self.cache: dict = {}
         self._channels: dict[str, list[str]] | None = None
 
     def channels(self) -> dict[str, list[str]]:
@@ -806,7 +803,7 @@ class _Sender:
     def _deliver(self, row: Mapping[str, Any], now: dt.datetime) -> bool:
         channel = row["channel"]
         if channel == "email":
-            message = self.reminders.build_email(row, now, self.cache)
+            message = self.reminders.build_email(row, now)
             if message is None:
                 return False
             self.transport.send(message)
