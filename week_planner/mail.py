@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import jalali
 from .channels import DeliveryError
+from .feeds import event_page_url
 from .model import Event, Occurrence, Programme
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,6 @@ def message_id(key: str, mail_from: str) -> str:
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "week-planner.invalid"
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
     return f"<{digest}@{domain}>"
-
-
-def event_url(base_url: str, programme_id: str, event_id: str) -> str:
-    return f"{base_url.rstrip('/')}/{programme_id}/events/{event_id}/"
 
 
 def map_url(location: tuple[float, float] | None) -> str | None:
@@ -112,7 +109,7 @@ def occurrence_details(programme: Programme, event: Event, occurrence: Occurrenc
         "venue": venue.name if venue else None,
         "address": venue.address if venue else None,
         "map_url": map_url(venue.location) if venue else None,
-        "url": event.url or event_url(base_url, programme.id, event.id),
+        "url": event_page_url(base_url, programme.id, event.id),
         "description": event.description,
     }
 
