@@ -9,7 +9,6 @@ Screenshots and a PDF of the print view go to ``test-artifacts/``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,37 +16,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from browsing import ARTIFACTS, launch, sync_playwright
 from week_planner import create_app
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TEHRAN = ZoneInfo("Asia/Tehran")
 NOW = dt.datetime(2025, 9, 6, 10, 0, tzinfo=TEHRAN)  # cooperative-visits is on
 PROGRAMME = "/khalilabad-1404/"
 SAMPLE_OCCURRENCES = 14
 SAMPLE_EVENTS = 11
-
-
-def _sync_playwright():
-    if not CHROMIUM.exists():
-        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
-    return sync_playwright
 
 
 def buffered(app):
@@ -99,10 +79,8 @@ def base_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_playwright = _sync_playwright()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=CHROMIUM_ARGS, headless=True)
+    with sync_playwright()() as playwright:
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

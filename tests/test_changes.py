@@ -18,6 +18,8 @@ import lxml.etree
 import lxml.html
 import pytest
 
+import browsing
+
 from week_planner import changes, create_app, feeds, jalali
 from week_planner.loading import load_file
 
@@ -511,32 +513,15 @@ def test_a_control_character_does_not_break_the_feed(sample):
 
 # ------------------------------------------------------------------ in a browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [360, 1024])
 def test_the_page_in_chromium(tmp_path, schedules_dir, width):
     """What a person sees: right to left, Vazirmatn, nothing wider than a phone."""
-    import os
     import threading
 
     from werkzeug.serving import make_server
 
-    if not CHROMIUM.exists():
-        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
+    sync_playwright = browsing.sync_playwright()
 
     clock = Clock(T0)
     app = make_app(tmp_path, schedules_dir, clock)
@@ -550,8 +535,7 @@ def test_the_page_in_chromium(tmp_path, schedules_dir, width):
     thread.start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                 args=CHROMIUM_ARGS, headless=True)
+            browser = browsing.launch(playwright)
             try:
                 context = browser.new_context(viewport={"width": width, "height": 800},
                                               locale="fa-IR")

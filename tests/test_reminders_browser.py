@@ -3,41 +3,18 @@ fill the form, get the confirmation mail (real SMTP server), open its link, conf
 
 from __future__ import annotations
 
-import os
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from reminder_helpers import SmtpServer, free_port
+from browsing import ARTIFACTS, launch, sync_playwright
 from week_planner import create_app
 from week_planner.store import app_engine, subscribers
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def _sync_playwright():
-    if not CHROMIUM.exists():
-        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
-    return sync_playwright
-
 
 @pytest.fixture
 def site(tmp_path, schedules_dir):
@@ -59,8 +36,8 @@ def site(tmp_path, schedules_dir):
 
 def test_ask_for_a_reminder_on_a_phone(site):
     app, base, smtp = site
-    with _sync_playwright()() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with sync_playwright()() as playwright:
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 360, "height": 740})
             page.goto(f"{base}/khalilabad-1404/events/think-tank/remind/")
