@@ -102,6 +102,27 @@ class YSeq(list):
         self.item_marks: list[Mark] = []
 
 
+class YInt(int):
+    """A number from the file that remembers how it was written: ``phone: 0515272``
+    is a number to YAML, but as text it must keep its leading zero."""
+
+    def __new__(cls, raw: str):
+        number = super().__new__(cls, int(raw))
+        number.raw = raw
+        return number
+
+
+class YFloat(float):
+    def __new__(cls, raw: str):
+        number = super().__new__(cls, float(raw))
+        number.raw = raw
+        return number
+
+
+def _as_written(value: Any) -> str:
+    return getattr(value, "raw", None) or str(value)
+
+
 class _Refused(Exception):
     def __init__(self, mark: Mark, code: str, message: str, **args):
         self.mark, self.code, self.message, self.args_ = mark, code, message, args
@@ -153,9 +174,9 @@ class _Converter:
                     raise ValueError(value)
                 return value.lower() == "true"
             if tag == "tag:yaml.org,2002:int" or (plain and _INT_RE.match(value)):
-                return int(value)
+                return YInt(value)
             if tag == "tag:yaml.org,2002:float" or (plain and _FLOAT_RE.match(value)):
-                return float(value)
+                return YFloat(value)
         except ValueError:
             raise _Refused(Mark.of(node), "wrong-type", N_(
                 "'{value}' does not fit its tag {tag}."), value=value, tag=tag) from None
@@ -348,6 +369,21 @@ def add_duplicate_id_problems(results: list[LoadResult]) -> None:
 
 # --------------------------------------------------------------------------- building
 
+# Words filled into messages, in each language (see problems.translate).
+WHAT = {
+    "programme": {"en": "a programme", "fa": "برنامه"},
+    "category": {"en": "a category", "fa": "دسته"},
+    "venue": {"en": "a venue", "fa": "مکان"},
+    "event": {"en": "an event", "fa": "رویداد"},
+}
+
+
+def _did_you_mean(suggestion: str | None) -> dict[str, str]:
+    if not suggestion:
+        return {"en": "", "fa": ""}
+    return {"en": f" (did you mean '{suggestion}'?)", "fa": f"؛ شاید منظورتان «{suggestion}» است"}
+
+
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
     found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
@@ -416,7 +452,7 @@ class _Builder:
             self.problem(self._value_mark(parent, key), "wrong-type", N_(
                 "'{key}' must be text."), path, key=key)
             return None
-        text = str(value).strip() if not isinstance(value, str) else value.strip()
+        text = _as_written(value).strip()
         if not text:
             if required:
                 self.problem(self._value_mark(parent, key), "missing-key", N_(
@@ -429,9 +465,9 @@ class _Builder:
                 path, severity="warning", key=key)
         return text
 
-    def slug(self, value: Any, mark: Mark, path: str, what: str) -> str | None:
-        text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) \
-            else None
+    def slug(self, value: Any, mark: Mark, path: str, what: dict) -> str | None:
+        text = _as_written(value) if isinstance(value, (str, int)) and \
+            not isinstance(value, bool) else None
         if text is None or not ID_RE.match(text):
             self.problem(mark, "invalid-id", N_(
                 "'{value}' cannot be used as {what} id: use lowercase English letters, "
@@ -524,7 +560,7 @@ class _Builder:
                 self.problem(mark, "wrong-type", N_("'{key}' must be a list of texts."),
                              f"{path}[{index}]", key=key)
                 continue
-            items.append(str(item).strip())
+            items.append(_as_written(item).strip())
             if jalali.has_arabic_letters(items[-1]):
                 self.problem(mark, "arabic-letters", N_(
                     "'{key}' contains the Arabic letters ي or ك; the Persian ی and ک are "
@@ -581,7 +617,7 @@ class _Builder:
         header: dict[str, Any] = {}
         if "id" in head:
             header["id"] = self.slug(head["id"], head.value_marks["id"], "programme.id",
-                                     "a programme")
+                                     WHAT["programme"])
             if header["id"] in RESERVED_IDS:
                 self.problem(head.value_marks["id"], "reserved-id", N_(
                     "'{value}' is a reserved address of the site; choose another "
@@ -640,7 +676,7 @@ class _Builder:
         result = {}
         for raw_id, value in section.items():
             path = f"categories.{raw_id}"
-            category_id = self.slug(raw_id, section.key_marks[raw_id], path, "a category")
+            category_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["category"])
             if not isinstance(value, YMap):
                 self.problem(section.value_marks[raw_id], "wrong-type", N_(
                     "A category needs its settings under it, at least 'label'."), path)
@@ -705,7 +741,7 @@ class _Builder:
         result = {}
         for raw_id, value in (section or {}).items():
             path = f"venues.{raw_id}"
-            venue_id = self.slug(raw_id, section.key_marks[raw_id], path, "a venue")
+            venue_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["venue"])
             venue = self.venue(value, section.value_marks[raw_id], path, venue_id)
             if venue_id and venue:
                 result[venue_id] = venue
@@ -748,7 +784,7 @@ class _Builder:
         self.keys(item, EVENT_KEYS, ("id", "title", "category"), path)
         event_id = None
         if "id" in item:
-            event_id = self.slug(item["id"], item.value_marks["id"], f"{path}.id", "an event")
+            event_id = self.slug(item["id"], item.value_marks["id"], f"{path}.id", WHAT["event"])
         title = self.text(item, "title", f"{path}.title", required=True)
 
         category = None
@@ -760,7 +796,7 @@ class _Builder:
                 self.problem(item.value_marks["category"], "unknown-category", N_(
                     "There is no category '{value}' under 'categories'{hint}."),
                     f"{path}.category", value=name,
-                    hint=f"; did you mean '{suggestion}'?" if suggestion else "")
+                    hint=_did_you_mean(suggestion))
 
         dates = self.event_dates(item, path, header)
         all_day, start, end, duration = self.event_times(item, path)
@@ -778,7 +814,7 @@ class _Builder:
                     self.problem(item.value_marks["venue"], "unknown-venue", N_(
                         "There is no venue '{value}' under 'venues'{hint}."),
                         f"{path}.venue", value=name,
-                        hint=f"; did you mean '{suggestion}'?" if suggestion else "")
+                        hint=_did_you_mean(suggestion))
 
         status = self.text(item, "status", f"{path}.status") or "scheduled"
         if status not in STATUSES:
@@ -866,6 +902,10 @@ class _Builder:
                 "An all-day event has no 'start', 'end' or 'duration'; remove them or "
                 "remove 'all_day'."), f"{path}.all_day")
             return True, None, None, None
+        if not has_start and item.get("all_day") is False:
+            self.problem(item.key_marks["all_day"], "missing-key", N_(
+                "'{key}' is missing here; it is required."), f"{path}.start", key="start")
+            return False, None, None, None
         if not has_start:
             for key in ("end", "duration"):
                 if item.get(key) is not None:
