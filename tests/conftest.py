@@ -81,3 +81,29 @@ def database_url(request, tmp_path: Path):
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_database_connections():
+    """Every engine a test used is disposed when it ends, so no pooled connection is left
+    for the garbage collector to find later (a ResourceWarning, an error here, in some
+    other test)."""
+    import gc
+    import weakref
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    used: weakref.WeakSet = weakref.WeakSet()
+
+    def remember(connection):
+        used.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", remember)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "engine_connect", remember)
+        for engine in list(used):
+            engine.dispose()
+        gc.collect()

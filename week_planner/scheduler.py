@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -33,8 +34,10 @@ class ReminderScheduler:
         self.reminders = Reminders(app, clock)
         self.clock = self.reminders.clock
         scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
-        self.scheduler = scheduler_class(timezone=UTC, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.executor = ThreadPoolExecutor(max_workers=4)
+        self.scheduler = scheduler_class(
+            timezone=UTC, executors={"default": self.executor},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._wake_lock = threading.Lock()
         self._purged_at: float | None = None
         self._sending = False
@@ -65,8 +68,12 @@ class ReminderScheduler:
                 "sent": self.sent}
 
     def shutdown(self) -> None:
+        """Stop, letting a send under way finish and record what it sent. (The scheduler's
+        own ``shutdown(wait=True)`` would wait while holding the lock that a finishing
+        job needs to plan the next wake.)"""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.executor.shutdown(wait=True)
 
     def send(self) -> None:
         """The wake job: send everything due, then sleep until the next due time."""
