@@ -671,3 +671,19 @@ def test_mail_over_tls_with_a_login(tmp_path, monkeypatch, app, scheme):
         assert mailbox.count() == 1
     finally:
         controller.stop()
+
+
+def test_one_log_line_per_sent_reminder_with_the_address_masked(app, smtp, caplog):
+    import logging
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "participant@example.org")
+    reminders.reconcile()
+    clock.moment = THINK_TANK - dt.timedelta(hours=2)
+    with caplog.at_level(logging.INFO, logger="week_planner.reminders"):
+        counts = reminders.send_due()
+    lines = [r.getMessage() for r in caplog.records if " sent: " in r.getMessage()]
+    assert counts["sent"] == len(lines) >= 1
+    assert all("khalilabad-1404/think-tank" in line and "p***@e***.org" in line
+               for line in lines)
+    assert not any("participant@example.org" in r.getMessage() for r in caplog.records)

@@ -790,6 +790,12 @@ class _Sender:
                 continue
             _finish(self.engine, row["id"], self.worker, status=SENT, sent_at=self.reminders.clock(),
                     last_error=None, updated_at=self.reminders.clock())
+            # One line per reminder; the address masked, as everywhere in the logs.
+            from .mail import mask_address
+            log.info("%s %d sent: %s/%s by %s to %s", row["kind"], row["id"],
+                     row["programme_id"], row["occurrence_key"], row["channel"],
+                     mask_address(row["recipient"]) if row["channel"] != "apprise"
+                     else row["recipient"])
             yield "sent"
 
     def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
