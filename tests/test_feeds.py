@@ -1045,3 +1045,11 @@ def test_a_removed_occurrence_that_comes_back_is_restored_with_a_new_sequence(tm
     kinds = [h["kind"] for h in store.event_history(engine, programme.id)
              if h["occurrence_key"] == "taxi-parade"]
     assert kinds == ["added", "removed", "restored"]
+
+
+def test_my_programme_page_carries_the_security_headers_and_is_not_stored(client):
+    response = client.get("/khalilabad-1404/my/?e=taxi-parade")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response.headers["Cache-Control"]

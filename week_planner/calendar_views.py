@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import feeds, get_registry, store
 from .model import Event, Programme
-from .views import EPOCH, current_time
+from .views import EPOCH, current_time, protect
 
 log = logging.getLogger(__name__)
 
@@ -345,8 +345,12 @@ def my_programme(programme: str):
         links = {**_links(f"/{programme}/my/{token}.ics"), "personal": True}
     events = sorted(found.events, key=lambda e: (e.occurrences[0].start, e.id)
                     if e.occurrences else (found.start(), e.id))
-    return render_template("my_programme.html", programme=found, events=events,
-                           chosen=set(chosen), chosen_any=bool(asked), feed_links=links)
+    response = protect(current_app.make_response(render_template(
+        "my_programme.html", programme=found, events=events, chosen=set(chosen),
+        chosen_any=bool(asked), feed_links=links)), private=bool(chosen))
+    # The page holds a personal link once events are chosen: keep it out of shared caches.
+    response.cache_control.no_store = True
+    return response
 
 
 # ------------------------------------------------------------------ template helpers

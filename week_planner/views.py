@@ -114,7 +114,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; "
                            "form-action 'self'")
 
 
-def _protect(response, private: bool = False):
+def protect(response, private: bool = False):
+    """The security headers every HTML page of the site carries."""
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     # A preview link carries its key: never send it to another site.
@@ -126,7 +127,7 @@ def _protect(response, private: bool = False):
 def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
              private: bool = False):
     page = page_cache(current_app).get_or_render(key, render, last_modified)
-    response = _protect(current_app.response_class(page.body, mimetype="text/html"), private)
+    response = protect(current_app.response_class(page.body, mimetype="text/html"), private)
     response.set_etag(page.etag)
     response.last_modified = page.last_modified
     # Revalidate every time: an edited schedule shows on the next request.
@@ -408,9 +409,9 @@ def favicon():
 
 @pages.app_errorhandler(404)
 def not_found(error):
-    return _protect(current_app.make_response((render_template("404.html"), 404)))
+    return protect(current_app.make_response((render_template("404.html"), 404)))
 
 
 @pages.app_errorhandler(410)
 def gone(error):
-    return _protect(current_app.make_response((render_template("410.html"), 410)))
+    return protect(current_app.make_response((render_template("410.html"), 410)))
