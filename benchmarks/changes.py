@@ -23,21 +23,12 @@ zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import median_ms  # noqa: E402
 from week_planner import changes, create_app, store  # noqa: E402
 
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 PROGRAMME = "khalilabad-1404"
 EDITS = 200
-
-
-def timed(function, repeat: int) -> float:
-    """Median milliseconds of ``repeat`` calls."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -70,20 +61,20 @@ def main() -> None:
         revisions = store.load_revisions(engine, PROGRAMME)
         history = store.event_history(engine, PROGRAMME)
         print(f"history rows: {len(history)}")
-        print(f"read history: {timed(lambda: store.event_history(engine, PROGRAMME), 20):.2f} ms")
+        print(f"read history: {median_ms(lambda: store.event_history(engine, PROGRAMME), 20):.2f} ms")
         print("sentences (change_entries): "
-              f"{timed(lambda: changes.change_entries(PROGRAMME, revisions.programme, history), 20):.2f} ms")
+              f"{median_ms(lambda: changes.change_entries(PROGRAMME, revisions.programme, history), 20):.2f} ms")
         entries = changes.change_entries(PROGRAMME, revisions.programme, history)
         info = changes.AtomInfo(PROGRAMME, "t", "o", "https://x/f", "https://x/p", "https://x/",
                                 "https://x/e/")
-        print(f"Atom bytes: {timed(lambda: changes.atom_feed(info, entries, now[0]), 20):.2f} ms")
+        print(f"Atom bytes: {median_ms(lambda: changes.atom_feed(info, entries, now[0]), 20):.2f} ms")
         print(f"edit + page request (load, sync, read, render), median of {EDITS}: "
               f"{statistics.median(edit_ms):.2f} ms")
         print("repeat page request, from memory: "
-              f"{timed(lambda: client.get(f'/{PROGRAMME}/changes/'), 50):.2f} ms")
+              f"{median_ms(lambda: client.get(f'/{PROGRAMME}/changes/'), 50):.2f} ms")
         client.get(f"/{PROGRAMME}/changes.atom")
         print("repeat Atom request, from memory: "
-              f"{timed(lambda: client.get(f'/{PROGRAMME}/changes.atom'), 50):.2f} ms")
+              f"{median_ms(lambda: client.get(f'/{PROGRAMME}/changes.atom'), 50):.2f} ms")
 
 
 if __name__ == "__main__":

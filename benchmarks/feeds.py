@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import icalendar  # noqa: E402
 
+from timing import median_ms  # noqa: E402
 from week_planner import create_app, feeds, store  # noqa: E402
 from week_planner.calendar_views import feed_service  # noqa: E402
 from week_planner.loading import load_file  # noqa: E402
@@ -30,24 +30,14 @@ SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 NOW = dt.datetime(2025, 8, 20, tzinfo=dt.timezone.utc)
 
 
-def timed(function, repeat: int) -> float:
-    """Median milliseconds of ``repeat`` calls."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
-
-
 def main() -> None:
     tehran = ZoneInfo("Asia/Tehran")
     print(f"icalendar Timezone.from_tzinfo(Asia/Tehran), whole history: "
-          f"{timed(lambda: icalendar.Timezone.from_tzinfo(tehran), 20):.2f} ms")
+          f"{median_ms(lambda: icalendar.Timezone.from_tzinfo(tehran), 20):.2f} ms")
     print(f"feeds.vtimezone(Asia/Tehran, 2019), uncached: "
-          f"{timed(lambda: feeds.vtimezone.__wrapped__('Asia/Tehran', 2019, 2019), 20):.2f} ms")
+          f"{median_ms(lambda: feeds.vtimezone.__wrapped__('Asia/Tehran', 2019, 2019), 20):.2f} ms")
     print(f"feeds.vtimezone(Asia/Tehran, 2019), cached: "
-          f"{timed(lambda: feeds.vtimezone('Asia/Tehran', 2019, 2019), 1000) * 1000:.2f} µs")
+          f"{median_ms(lambda: feeds.vtimezone('Asia/Tehran', 2019, 2019), 1000) * 1000:.2f} µs")
 
     programme = load_file(SAMPLE).programme
     snapshots = feeds.occurrence_snapshots(programme)
@@ -64,7 +54,7 @@ def main() -> None:
                                 base_url="https://x", current_phase="before")
 
     print(f"build the sample's whole feed ({len(revisions)} VEVENTs, "
-          f"{len(build())} bytes): {timed(build, 50):.2f} ms")
+          f"{len(build())} bytes): {median_ms(build, 50):.2f} ms")
 
     with tempfile.TemporaryDirectory() as folder:
         schedules = Path(folder) / "schedules"
@@ -81,14 +71,14 @@ def main() -> None:
               f"{(time.perf_counter() - start) * 1000:.1f} ms")
         builds = feed_service(app).builds
         print(f"later requests, served from memory: "
-              f"{timed(lambda: client.get('/khalilabad-1404.ics'), 200):.3f} ms "
+              f"{median_ms(lambda: client.get('/khalilabad-1404.ics'), 200):.3f} ms "
               f"(feeds built meanwhile: {feed_service(app).builds - builds})")
         etag = client.get("/khalilabad-1404.ics").headers["ETag"]
 
         def revalidate():
             client.get("/khalilabad-1404.ics", headers={"If-None-Match": etag})
 
-        print(f"304 answer to If-None-Match: {timed(revalidate, 200):.3f} ms")
+        print(f"304 answer to If-None-Match: {median_ms(revalidate, 200):.3f} ms")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 import zoneinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import samples_ms  # noqa: E402
 from week_planner import create_app  # noqa: E402
 from week_planner.views import page_cache  # noqa: E402
 
@@ -29,15 +29,6 @@ SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 STATIC = ROOT / "week_planner" / "static"
 NOW = dt.datetime(2025, 9, 6, 10, 0, tzinfo=ZoneInfo("Asia/Tehran"))
 PAGE = "/khalilabad-1404/"
-
-
-def timed(function, repeat: int) -> list[float]:
-    found = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        found.append((time.perf_counter() - start) * 1000)
-    return found
 
 
 def report(name: str, samples: list[float]) -> None:
@@ -61,13 +52,13 @@ def main() -> None:
             cache.clear()
             client.get(PAGE).close()
 
-        report("programme page, rendered", timed(cold, 50))
-        report("programme page, from the page cache", timed(lambda: client.get(PAGE).close(), 200))
+        report("programme page, rendered", samples_ms(cold, 50))
+        report("programme page, from the page cache", samples_ms(lambda: client.get(PAGE).close(), 200))
         etag = client.get(PAGE).headers["ETag"]
         report("repeat visit (If-None-Match → 304)",
-               timed(lambda: client.get(PAGE, headers={"If-None-Match": etag}).close(), 200))
+               samples_ms(lambda: client.get(PAGE, headers={"If-None-Match": etag}).close(), 200))
         report("event page, from the page cache",
-               timed(lambda: client.get(PAGE + "events/peoples-visits/").close(), 200))
+               samples_ms(lambda: client.get(PAGE + "events/peoples-visits/").close(), 200))
 
         body = first.get_data()
         print(f"programme page: {len(body) / 1024:.1f} KiB, "
