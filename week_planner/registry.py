@@ -70,10 +70,6 @@ class Registry:
         self.refresh()
         return programme_id in self._snapshot.gone
 
-    def gone(self) -> dict[str, dt.datetime]:
-        self.refresh()
-        return dict(self._snapshot.gone)
-
     def problems(self) -> list[Problem]:
         """The problems of every file's latest version (errors keep the old version live)."""
         self.refresh()
