@@ -17,8 +17,8 @@ from sqlalchemy import select
 from reminder_helpers import ShiftClock, SmtpServer, free_port
 from week_planner import mail
 from week_planner.loading import load_text
-from week_planner.reminders import (Reminders, add_subscriber, claim, plan, reconcile,
-                                    remove_subscribers)
+from week_planner.reminders import (Reminders, add_subscriber, channel_target, claim, plan,
+                                    reconcile, remove_subscribers)
 from week_planner.store import reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
@@ -124,15 +124,20 @@ def test_plan_keys_are_stable_and_one_per_address():
     subs = [Subscriber(1, PROGRAMME, "programme", "email", "a@example.org"),
             Subscriber(2, PROGRAMME, "event:think-tank", "email", "a@example.org"),
             Subscriber(3, PROGRAMME, "category:parade", "sms", "09121234567")]
-    first = plan(programme, subs, channel_names={"organisers"})
-    second = plan(programme, list(reversed(subs)), channel_names={"organisers"})
+    channels = {"organisers": ["tgram://bot/chat", "json://127.0.0.1/hook"]}
+    first = plan(programme, subs, channels=channels)
+    second = plan(programme, list(reversed(subs)), channels=channels)
     assert sorted(w.key for w in first) == sorted(w.key for w in second)
     assert len({w.key for w in first}) == len(first)
     think_tank = [w for w in first if w.event_id == "think-tank"]
-    # one address subscribed twice gets each reminder once; organisers get theirs
-    assert sorted((w.channel, w.recipient, w.offset_seconds) for w in think_tank) == [
-        ("apprise", "organisers", 7200), ("apprise", "organisers", 86400),
-        ("email", "a@example.org", 7200), ("email", "a@example.org", 86400)]
+    # one address subscribed twice gets each reminder once; each URL of the organisers'
+    # channel gets its own (named by a digest: the URL's tokens stay out of the database)
+    telegram, webhook = (channel_target("organisers", url) for url in channels["organisers"])
+    assert telegram != webhook and "bot" not in telegram
+    assert sorted((w.channel, w.recipient, w.offset_seconds) for w in think_tank) == sorted([
+        ("apprise", telegram, 7200), ("apprise", telegram, 86400),
+        ("apprise", webhook, 7200), ("apprise", webhook, 86400),
+        ("email", "a@example.org", 7200), ("email", "a@example.org", 86400)])
     parade = {(w.channel, w.recipient) for w in first if w.event_id == "taxi-parade"}
     assert ("sms", "09121234567") in parade
     # without a channels file entry, notify: names plan nothing

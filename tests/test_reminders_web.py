@@ -18,7 +18,7 @@ from sqlalchemy import select
 from reminder_helpers import SmtpServer, free_port
 from week_planner.cli import main
 from week_planner.remind_views import unsubscribe_token
-from week_planner.reminders import Reminders
+from week_planner.reminders import Reminders, channel_target
 from week_planner.store import app_engine, reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
@@ -28,10 +28,16 @@ ADDRESS = "Participant.One@Example.org"
 
 class Receiver(BaseHTTPRequestHandler):
     received: list = []
+    down: set = set()  # paths that answer 503 (a service that is down) and keep nothing
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
-        self.received.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path in self.down:
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.received.append((self.path, body))
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"{}")
@@ -43,11 +49,12 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook():
     """An HTTP server that keeps what apprise's json:// posts to it."""
-    handler = type("Handler", (Receiver,), {"received": []})
+    handler = type("Handler", (Receiver,), {"received": [], "down": set()})
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.received = handler.received
+    server.down = handler.down
     server.url = f"json://127.0.0.1:{server.server_address[1]}"
     yield server
     server.shutdown()
@@ -332,10 +339,10 @@ def test_sms_form_does_not_tell_whether_a_number_is_subscribed(app, webhook, clo
 def test_organiser_channel_gets_reminders(app, webhook):
     reminders = Reminders(app, lambda: dt.datetime(2025, 9, 1, tzinfo=UTC))
     reminders.reconcile()
+    organisers = channel_target("organisers", f"{webhook.url}/organisers")
     planned = {(row.event_id, row.recipient) for row in rows(app, reminder_outbox)}
-    assert planned == {("cooperative-visits", "organisers"), ("taxi-parade", "organisers"),
-                       ("think-tank", "organisers"),
-                       ("best-cooperatives-award", "organisers")}
+    assert planned == {("cooperative-visits", organisers), ("taxi-parade", organisers),
+                       ("think-tank", organisers), ("best-cooperatives-award", organisers)}
     reminders.clock = lambda: dt.datetime(2025, 9, 6, 12, 31, tzinfo=UTC)  # think-tank - 1d
     # sent: think-tank's 1 d, and cooperative-visits' second day's 1 d (late, not started);
     # taxi-parade began a minute ago and the first visits day this morning: missed
@@ -344,6 +351,27 @@ def test_organiser_channel_gets_reminders(app, webhook):
     assert len(bodies) == 2
     assert any(body["title"] == "یادآوری: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
                for body in bodies)
+
+
+def test_one_url_of_a_channel_down_is_retried_alone(app, webhook, channels_file):
+    """Telegram up and Bale down: Telegram gets the reminder once, Bale when it is back."""
+    channels_file.write_text(f"organisers:\n  - {webhook.url}/telegram\n"
+                             f"  - {webhook.url}/bale\n", encoding="utf-8")
+    webhook.down.add("/bale")
+    moment = dt.datetime(2025, 9, 1, tzinfo=UTC)
+    reminders = Reminders(app, lambda: moment)
+    reminders.reconcile()
+    moment = dt.datetime(2025, 9, 6, 12, 31, tzinfo=UTC)  # think-tank - 1 d
+    assert reminders.send_due() == {"sent": 2, "retry": 2, "failed": 0, "cancelled": 0}
+    webhook.down.clear()
+    moment += dt.timedelta(minutes=1)  # past the first retry delay
+    assert reminders.send_due()["sent"] == 2
+    moment += dt.timedelta(hours=1)
+    assert reminders.send_due()["sent"] == 0
+    paths = sorted(path for path, body in webhook.received)
+    assert paths == ["/bale", "/bale", "/telegram", "/telegram"]  # two events, once each
+    assert not any(webhook.url.partition("://")[2] in row.recipient
+                   for row in rows(app, reminder_outbox))
 
 
 # -- command line ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -107,34 +107,42 @@ def covers(scope: str, event_id: str, category_id: str) -> bool:
     return scope in ("programme", f"category:{category_id}", f"event:{event_id}")
 
 
+def channel_target(name: str, url: str) -> str:
+    """The recipient of an organiser channel's outbox row. Each URL of a channel has rows of
+    its own, so a URL that fails (Bale down) is retried alone and the others (Telegram) are
+    not sent twice. The URL holds tokens, so the database keeps a digest of it, not it."""
+    return f"{name}/{digest('channel-url', url)[:12]}"
+
+
 def recipients_for(event: Event, programme_subscribers: Iterable[Subscriber],
-                   channel_names: Iterable[str] = ()) -> list[tuple[str, str, int | None]]:
+                   channels: Mapping[str, Sequence[str]] | None = None
+                   ) -> list[tuple[str, str, int | None]]:
     """(channel, recipient, subscriber id): each address once, however many of its
-    subscriptions cover the event; then those of the event's organiser channels that the
+    subscriptions cover the event; then each URL of the event's organiser channels that the
     channels file defines."""
     found: dict[tuple[str, str], int | None] = {}
     for subscriber in programme_subscribers:
         if covers(subscriber.scope, event.id, event.category.id):
             found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
     for name in event.notify:
-        if name in channel_names:
-            found.setdefault(("apprise", name), None)
+        for url in (channels or {}).get(name, ()):
+            found.setdefault(("apprise", channel_target(name, url)), None)
     return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
 
 
 def plan(programme: Programme, programme_subscribers: Iterable[Subscriber],
-         all_day_hour: int = 8, channel_names: Iterable[str] = ()) -> list[Wanted]:
+         all_day_hour: int = 8, channels: Mapping[str, Sequence[str]] | None = None
+         ) -> list[Wanted]:
     """Every reminder the programme wants, whatever the time (the sender decides what is
     late). Drafts and cancelled events want none."""
     if programme.draft:
         return []
     programme_subscribers = list(programme_subscribers)
-    channel_names = set(channel_names)
     wanted = []
     for event in programme.events:
         if event.cancelled or not event.reminders:
             continue
-        recipients = recipients_for(event, programme_subscribers, channel_names)
+        recipients = recipients_for(event, programme_subscribers, channels)
         for occurrence in event.occurrences:
             start = anchor(programme, occurrence, all_day_hour)
             for offset in event.reminders:
@@ -214,8 +222,8 @@ def _insert_ignore(connection: Connection, table, rows: list[dict]) -> None:
 
 
 def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.datetime,
-              base_url: str, all_day_hour: int = 8, channel_names: Iterable[str] = (),
-              prune_others: bool = False) -> ReconcileResult:
+              base_url: str, all_day_hour: int = 8,
+              channels: Mapping[str, Sequence[str]] | None = None, prune_others: bool = False) -> ReconcileResult:
     """Bring the outbox in step with ``programmes`` (every programme being served).
     ``prune_others``: cancel pending rows of programmes not among them (set it only when
     every schedule file loaded, so a file with errors does not lose its reminders)."""
@@ -229,8 +237,7 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         subs = confirmed_subscribers(connection, ids)
         wanted: dict[str, Wanted] = {}
         for programme in programmes:
-            for item in plan(programme, subs.get(programme.id, ()), all_day_hour,
-                             channel_names):
+            for item in plan(programme, subs.get(programme.id, ()), all_day_hour, channels):
                 wanted[item.key] = item
         out = reminder_outbox.c
         existing = {row.key: row for row in connection.execute(
@@ -650,7 +657,7 @@ class Reminders:
         return reconcile(self.engine, programmes, now=self.clock(),
                          base_url=self.settings["BASE_URL"],
                          all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
-                         channel_names=set(self.channels()), prune_others=prune)
+                         channels=self.channels(), prune_others=prune)
 
     def purge_expired(self) -> int:
         return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
@@ -823,9 +830,11 @@ class _Sender:
                 raise DeliveryError("no SMS gateway in the channels file")
             send_sms(templates, row["recipient"], text)
             return True
-        urls = self.channels().get(row["recipient"])
+        name = row["recipient"].partition("/")[0]
+        urls = [url for url in self.channels().get(name, ())
+                if channel_target(name, url) == row["recipient"]]
         if not urls:
-            raise DeliveryError(f"channel '{row['recipient']}' is not in the channels file",
-                                permanent=True)
+            raise DeliveryError(f"this URL of channel '{name}' is no longer in the channels "
+                                "file", permanent=True)
         send_apprise(urls, text.splitlines()[0], text)
         return True
