@@ -445,6 +445,24 @@ def test_cli_channels_test(app, cli_env, webhook):
     assert missing.exit_code == 1 and "no channel 'nobody'" in missing.output
 
 
+def test_second_sms_gateway_is_a_backup_not_a_second_text(app, webhook, channels_file, clock):
+    channels_file.write_text(f"sms:\n  - {webhook.url}/first/{{phone}}\n"
+                             f"  - {webhook.url}/second/{{phone}}\n", encoding="utf-8")
+    client = app.test_client()
+
+    def subscribe(number):
+        html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+        return client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": csrf(html), "scope": "programme", "channel": "sms",
+            "address": number})
+
+    assert subscribe("09121234567").status_code == 302
+    webhook.down.add("/first/09351112233")
+    assert subscribe("09351112233").status_code == 302
+    assert [path for path, body in webhook.received] == [
+        "/first/09121234567", "/second/09351112233"]
+
+
 def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog):
     from week_planner import create_app
     channels = tmp_path / "private" / "down.yaml"

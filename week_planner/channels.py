@@ -99,4 +99,14 @@ def send_apprise(urls: list[str], title: str, body: str) -> None:
 
 
 def send_sms(templates: list[str], phone: str, body: str) -> None:
-    send_apprise([template.replace("{phone}", phone) for template in templates], "", body)
+    """One text to one phone: the gateways are tried in order, so a second one listed is a
+    backup for the first, never a second text."""
+    error: DeliveryError | None = None
+    for template in templates:
+        try:
+            send_apprise([template.replace("{phone}", phone)], "", body)
+            return
+        except DeliveryError as failed:
+            error = failed
+    assert error is not None
+    raise error
