@@ -17,8 +17,8 @@ from sqlalchemy import select
 from reminder_helpers import ShiftClock, SmtpServer, free_port
 from week_planner import mail
 from week_planner.loading import load_text
-from week_planner.reminders import (Reminders, add_subscriber, channel_target, claim, plan,
-                                    reconcile, remove_subscribers)
+from week_planner.reminders import (Reminders, _finish, add_subscriber, channel_target, claim,
+                                    plan, reconcile, remove_subscribers)
 from week_planner.store import reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
@@ -305,13 +305,21 @@ def test_claimed_row_of_a_dead_process_is_sent_after_its_lease(app, smtp):
     subscribe(reminders, "a@example.org")
     reminders.reconcile()
     clock.moment = THINK_TANK - dt.timedelta(days=1)
-    taken = claim(reminders.engine, clock.moment, 10, 60, "dead:1")  # and never finished
+    # The dead one shares host name and pid (containers with host networking, pid 1)
+    dead = Reminders(app, clock)
+    assert dead.worker.split(":")[:2] == reminders.worker.split(":")[:2]
+    assert dead.worker != reminders.worker
+    taken = claim(reminders.engine, clock.moment, 10, 60, dead.worker)  # and never finished
     assert len(taken) == 1
     assert reminders.send_due()["sent"] == 0
     clock.moment += dt.timedelta(seconds=61)
     assert reminders.send_due()["sent"] == 1
     (row,) = outbox(reminders, offset_seconds=86400)
     assert row.status == "sent" and row.attempts == 2 and row.sent_by == reminders.worker
+    # the late word of the one that lost its lease changes nothing
+    _finish(reminders.engine, row.id, dead.worker, status="failed", last_error="late")
+    (row,) = outbox(reminders, offset_seconds=86400)
+    assert (row.status, row.last_error) == ("sent", None)
 
 
 def test_late_subscription_sends_only_the_latest_due_reminder(app, smtp):

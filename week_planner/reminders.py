@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -636,7 +637,9 @@ class Reminders:
         self.settings = app.config
         self.clock = clock or utc_now
         self.engine = app_engine(app)
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        # host:pid names the process for people; the random part keeps two containers that
+        # share a host name (host networking) and a pid (1) from taking each other's rows.
+        self.worker = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
     @property
     def registry(self):

@@ -163,7 +163,7 @@ reminder_outbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
-    Column("sent_by", String(100)),  # host:pid of the process that sent it
+    Column("sent_by", String(100)),  # host:pid:random of the process that sent it
     Index("ix_reminder_outbox_status_next", "status", "next_attempt_at"),
     Index("ix_reminder_outbox_programme", "programme_id", "status"),
 )
