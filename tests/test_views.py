@@ -615,3 +615,31 @@ def test_the_index_is_modified_when_a_programme_leaves_it(client, clock, schedul
     assert again.status_code == 200
     assert "khalilabad-1404" not in again.get_data(as_text=True)
     assert again.last_modified > first.last_modified
+
+
+@pytest.mark.parametrize("duration, page_text, feed_text", [
+    ("10h", "۱۶:۰۰ تا ۰۲:۰۰ (یکشنبه ۱۶ شهریور ۱۴۰۴)",
+     "شنبه ۱۵ شهریور ۱۴۰۴، ساعت ۱۶:۰۰ تا یکشنبه ۱۶ شهریور ۱۴۰۴، ساعت ۰۲:۰۰"),
+    ("8h", "۱۶:۰۰ تا ۰۰:۰۰", "شنبه ۱۵ شهریور ۱۴۰۴، ساعت ۱۶:۰۰ تا ۰۰:۰۰"),
+])
+def test_an_event_past_midnight_reads_the_same_on_page_feed_and_mail(
+        app, client, clock, schedules_dir, duration, page_text, feed_text):
+    """Ending at 02:00 the next day names that day; ending at the midnight that closes the
+    start day does not (it is not «until Sunday 00:00»)."""
+    import icalendar
+
+    from week_planner.mail import occurrence_details
+    rewrite_sample(schedules_dir, ('    start: "16:00"\n    end: "17:30"\n',
+                                   f'    start: "16:00"\n    duration: {duration}\n'))
+    page = text_of(parse(client.get("/khalilabad-1404/events/taxi-parade/")))
+    assert page_text in page
+    if "(" not in page_text:
+        assert page_text + " (" not in page
+    feed = icalendar.Calendar.from_ical(client.get("/khalilabad-1404/events/taxi-parade.ics")
+                                        .get_data())
+    (event,) = feed.walk("VEVENT")
+    assert str(event["DESCRIPTION"]).splitlines()[0] == feed_text
+    programme = get_registry(app).get("khalilabad-1404")
+    parade = programme.event("taxi-parade")
+    details = occurrence_details(programme, parade, parade.occurrences[0], "https://x.example")
+    assert details["time"] == page_text

@@ -45,7 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         channels=channels)
 
     for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
-                 "format_time_range", "format_gregorian", "iso_jalali", "weekday_name"):
+                 "format_time_range", "format_gregorian", "iso_jalali", "weekday_name",
+                 "later_end_day"):
         app.add_template_filter(getattr(jalali, name), name)
 
     from . import operations

@@ -111,9 +111,9 @@ def when_text(snapshot: Mapping[str, Any], with_end: bool = False) -> str:
     text = f"{_day_text(start.date())} ساعت {jalali.format_time(start)}"
     if with_end:
         end = _local(snapshot, "end")
-        if end.date() != start.date() and not (
-                end.time() == dt.time() and end.date() - start.date() == dt.timedelta(days=1)):
-            return f"{text} تا {_day_text(end.date())} ساعت {jalali.format_time(end)}"
+        end_day = jalali.later_end_day(start, end)
+        if end_day:
+            return f"{text} تا {_day_text(end_day)} ساعت {jalali.format_time(end)}"
         return f"{text} تا {jalali.format_time(end)}"
     return text
 

@@ -337,10 +337,10 @@ def when_text(snapshot: Mapping[str, Any]) -> str:
     start = dt.datetime.fromisoformat(snapshot["start"]).astimezone(zone)
     end = dt.datetime.fromisoformat(snapshot["end"]).astimezone(zone)
     text = f"{jalali.format_date(start.date(), weekday=True)}، ساعت "
-    if end.date() != start.date():
+    end_day = jalali.later_end_day(start, end)
+    if end_day:
         return (f"{text}{jalali.format_time(start)} تا "
-                f"{jalali.format_date(end.date(), weekday=True)}، ساعت "
-                f"{jalali.format_time(end)}")
+                f"{jalali.format_date(end_day, weekday=True)}، ساعت {jalali.format_time(end)}")
     return text + jalali.format_time_range(start, end)
 
 

@@ -151,6 +151,17 @@ def format_time_range(start: dt.datetime, end: dt.datetime) -> str:
     return f"{format_time(start)} تا {format_time(end)}"
 
 
+def later_end_day(start: dt.datetime, end: dt.datetime) -> dt.date | None:
+    """The day an event ends on, when it is not the day it starts on and is worth saying:
+    «۲۲:۰۰ تا ۰۲:۰۰ (پنجشنبه …)». An end at the midnight right after the start day is the
+    end of that day («۲۰:۰۰ تا ۰۰:۰۰»), so it gives None."""
+    if end.date() == start.date():
+        return None
+    if end.time() == dt.time() and end.date() - start.date() == dt.timedelta(days=1):
+        return None
+    return end.date()
+
+
 def format_gregorian(day: dt.date) -> str:
     """``2 September 2025``, in English month names (the Gregorian date shown beside)."""
     return f"{day.day} {GREGORIAN_MONTHS[day.month - 1]} {day.year}"

@@ -66,6 +66,13 @@ def map_url(location: tuple[float, float] | None) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
 
 
+def time_text(occurrence) -> str:
+    """«۲۰:۰۰ تا ۲۲:۰۰», and the end's day when it is another: «۲۲:۰۰ تا ۰۲:۰۰ (پنجشنبه …)»."""
+    text = jalali.format_time_range(occurrence.start, occurrence.end)
+    end_day = jalali.later_end_day(occurrence.start, occurrence.end)
+    return f"{text} ({jalali.format_date(end_day, weekday=True)})" if end_day else text
+
+
 def timezone_label(moment: dt.datetime, timezone: str) -> str:
     """«به وقت ایران (UTC+۰۳:۳۰)»."""
     offset = moment.utcoffset() or dt.timedelta()
@@ -101,8 +108,7 @@ def occurrence_details(programme: Programme, event: Event, occurrence: Occurrenc
         "status": event.status,
         "date": jalali.format_date(occurrence.day, weekday=True),
         "all_day": occurrence.all_day,
-        "time": ("تمام روز" if occurrence.all_day
-                 else jalali.format_time_range(occurrence.start, occurrence.end)),
+        "time": "تمام روز" if occurrence.all_day else time_text(occurrence),
         "timezone": timezone_label(occurrence.start, programme.timezone),
         "start": occurrence.start.isoformat(),
         "end": occurrence.end.isoformat(),
