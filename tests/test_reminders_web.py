@@ -353,6 +353,37 @@ def test_organiser_channel_gets_reminders(app, webhook):
                for body in bodies)
 
 
+def test_organiser_channel_hears_of_a_move_and_a_cancellation(app, webhook, schedules_dir):
+    """The group that was told "16:00" is told of "18:00", then that it is off, once each."""
+    moment = dt.datetime(2025, 9, 1, tzinfo=UTC)
+    reminders = Reminders(app, lambda: moment)
+    reminders.reconcile()
+    sample = schedules_dir / "khalilabad-1404.yaml"
+    text = sample.read_text(encoding="utf-8")
+    think_tank = '    date: 1404-06-16\n    start: "16:00"\n    duration: 2h\n    venue: farmandari\n'
+    assert text.count(think_tank) == 1
+    sample.write_text(text.replace(think_tank, think_tank.replace('"16:00"', '"18:00"')),
+                      encoding="utf-8")
+    reminders.registry.refresh(force=True)
+    assert reminders.reconcile().notices == 1
+    assert reminders.reconcile().notices == 0
+    text = sample.read_text(encoding="utf-8")
+    sample.write_text(text.replace("    notify: [organisers]\n\n  - id: best",
+                                   "    notify: [organisers]\n    status: cancelled\n\n"
+                                   "  - id: best"), encoding="utf-8")
+    reminders.registry.refresh(force=True)
+    assert reminders.reconcile().notices == 1
+    assert reminders.send_due()["sent"] == 2
+    titles = [body["title"] for path, body in webhook.received if path == "/organisers"]
+    assert titles == ["تغییر برنامه: نشست هم\u200cاندیشی مدیران تعاونی\u200cها",
+                      "لغو شد: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"]
+    moved = [body["message"] for path, body in webhook.received][0]
+    assert "۱۸:۰۰" in moved
+    moment = dt.datetime(2025, 9, 7, 14, tzinfo=UTC)  # past every reminder of the meeting
+    reminders.send_due()
+    assert not [body for path, body in webhook.received[2:] if "هم\u200cاندیشی" in body["title"]]
+
+
 def test_one_url_of_a_channel_down_is_retried_alone(app, webhook, channels_file):
     """Telegram up and Bale down: Telegram gets the reminder once, Bale when it is back."""
     channels_file.write_text(f"organisers:\n  - {webhook.url}/telegram\n"

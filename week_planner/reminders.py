@@ -167,6 +167,7 @@ def occurrence_states(programme: Programme, base_url: str) -> dict[str, dict[str
             state = occurrence_details(programme, event, occurrence, base_url)
             state["category_id"] = event.category.id
             state["occurrence_key"] = occurrence.key
+            state["notify"] = list(event.notify)
             states[occurrence.key] = state
     return states
 
@@ -285,7 +286,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         subscriber_ids = {s.id for group in subs.values() for s in group}
         cancel = [row.id for key, row in existing.items() if row.status == PENDING and (
             (row.kind == "reminder" and key not in wanted) or
-            (row.kind == "notice" and row.subscriber_id not in subscriber_ids))]
+            (row.kind == "notice" and row.subscriber_id is not None
+             and row.subscriber_id not in subscriber_ids))]
         if prune_others:
             cancel += [row.id for row in connection.execute(
                 select(out.id).where(out.status == PENDING, out.programme_id.not_in(ids)))]
@@ -297,7 +299,7 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
 
         for programme in programmes:
             result.notices += _notices(connection, programme, subs.get(programme.id, ()),
-                                       now, base_url)
+                                       now, base_url, channels or {})
     if result.inserted or result.cancelled or result.revived or result.notices:
         log.info("reminders reconciled: %d new, %d cancelled, %d restored, %d notices",
                  result.inserted, result.cancelled, result.revived, result.notices)
@@ -321,13 +323,32 @@ def _row(item: Wanted, status: str, error: str | None, now: dt.datetime) -> dict
             "sent_at": None, "sent_by": None}
 
 
+def notice_recipients(old: Mapping[str, Any], new: Mapping[str, Any] | None,
+                      programme_subscribers: Iterable[Subscriber],
+                      channels: Mapping[str, Sequence[str]]
+                      ) -> list[tuple[str, str, int | None]]:
+    """(channel, recipient, subscriber id) told of a change to one occurrence: the
+    subscribers it concerned, and each URL of the organiser channels that the event
+    notified before or after the change (a Telegram group told "16:00" hears of "18:00")."""
+    found: dict[tuple[str, str], int | None] = {}
+    for subscriber in programme_subscribers:
+        if covers(subscriber.scope, old["event_id"], old["category_id"]):
+            found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
+    names = list(old.get("notify", ())) + list((new or {}).get("notify", ()))
+    for name in dict.fromkeys(names):
+        for url in channels.get(name, ()):
+            found.setdefault(("apprise", channel_target(name, url)), None)
+    return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
+
+
 def _notices(connection: Connection, programme: Programme,
              programme_subscribers: Iterable[Subscriber], now: dt.datetime,
-             base_url: str) -> int:
+             base_url: str, channels: Mapping[str, Sequence[str]]) -> int:
     """Compare each occurrence with what was planned last time; queue one notice per
-    subscriber for each change before the (old) start."""
+    recipient for each change before the (old) start."""
     if programme.draft:
         return 0
+    programme_subscribers = list(programme_subscribers)
     occ = reminder_occurrences.c
     old_rows = connection.execute(select(occ.occurrence_key, occ.state, occ.updated_at)
                                   .where(occ.programme_id == programme.id)).all()
@@ -350,22 +371,19 @@ def _notices(connection: Connection, programme: Programme,
             dt.datetime.fromisoformat(new["start"])
         if deadline <= now:
             continue
-        for subscriber in programme_subscribers:
-            if not covers(subscriber.scope, old["event_id"], old["category_id"]):
-                continue
-            change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True),
-                            recorded[key])
+        change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True),
+                        recorded[key])
+        detail = json.dumps({"old": old, "new": new}, ensure_ascii=False)
+        for channel, recipient, subscriber_id in notice_recipients(
+                old, new, programme_subscribers, channels):
             rows.append({
-                "key": digest("notice", programme.id, key, change, subscriber.channel,
-                              subscriber.address),
+                "key": digest("notice", programme.id, key, change, channel, recipient),
                 "kind": "notice", "programme_id": programme.id, "event_id": old["event_id"],
                 "occurrence_key": key, "occurrence_start": deadline, "offset_seconds": 0,
-                "channel": subscriber.channel, "recipient": subscriber.address,
-                "subscriber_id": subscriber.id,
-                "detail": json.dumps({"old": old, "new": new}, ensure_ascii=False),
-                "due_at": now, "next_attempt_at": now, "status": PENDING, "attempts": 0,
-                "last_error": None, "lease_until": None, "created_at": now, "updated_at": now,
-                "sent_at": None, "sent_by": None})
+                "channel": channel, "recipient": recipient, "subscriber_id": subscriber_id,
+                "detail": detail, "due_at": now, "next_attempt_at": now, "status": PENDING,
+                "attempts": 0, "last_error": None, "lease_until": None, "created_at": now,
+                "updated_at": now, "sent_at": None, "sent_by": None})
             count += 1
     _insert_ignore(connection, reminder_outbox, rows)
 
