@@ -6,27 +6,54 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import datetime as dt
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from week_planner import store
 from week_planner.cli import main
 
+HEAD = ScriptDirectory.from_config(store.alembic_config()).get_current_head()
+
 
 def test_migrations_build_the_schema_the_code_defines(database_url):
     engine = store.engine_for(database_url)
     assert store.schema_revision(engine) is None
     store.create_schema(engine)
-    assert store.schema_revision(engine) == "0001"
+    assert store.schema_revision(engine) == HEAD
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, store.metadata) == []
     assert set(inspect(engine).get_table_names()) == \
         set(store.metadata.tables) | {"alembic_version"}
     store.create_schema(engine)  # at head already: nothing happens
-    assert store.schema_revision(engine) == "0001"
+    assert store.schema_revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_upgrading_from_the_first_schema_keeps_the_data(database_url):
+    engine = store.engine_for(database_url)
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "0001")
+        connection.commit()
+    now = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)
+    with engine.begin() as connection:
+        connection.execute(store.subscribers.insert().values(
+            programme_id="khalilabad-1404", scope="programme", channel="email",
+            address="a@example.org", source="web", created_at=now, confirmed_at=now,
+            code_attempts=0))
+    assert "rate_hits" not in inspect(engine).get_table_names()
+    store.create_schema(engine)
+    assert store.schema_revision(engine) == HEAD != "0001"
+    assert "rate_hits" in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        (row,) = connection.execute(store.subscribers.select()).all()
+    assert (row.address, row.confirmed_at) == ("a@example.org", now)
     engine.dispose()
 
 
@@ -39,7 +66,7 @@ def test_processes_upgrading_together_upgrade_once(database_url):
         _, error = process.communicate(timeout=60)
         assert process.returncode == 0, error.decode()
     engine = store.engine_for(database_url)
-    assert store.schema_revision(engine) == "0001"
+    assert store.schema_revision(engine) == HEAD
     engine.dispose()
 
 
@@ -47,7 +74,7 @@ def test_db_upgrade_command(tmp_path, monkeypatch):
     monkeypatch.setenv("WEEK_PLANNER_INSTANCE_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "0001" in result.output
+    assert HEAD in result.output
     engine = store.engine_for(f"sqlite:///{tmp_path / 'week-planner.sqlite3'}")
     assert "reminder_outbox" in inspect(engine).get_table_names()
     engine.dispose()

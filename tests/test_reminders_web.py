@@ -267,6 +267,36 @@ def test_subscriptions_are_rate_limited(app, smtp, clock):
     assert codes == [200, 200, 429, 429]
 
 
+def test_rate_limit_is_one_for_every_worker_and_slides(tmp_path, schedules_dir, smtp,
+                                                       database_url):
+    """Two web workers (two apps on one database) share the count; an hour later the
+    address may ask again. Only digests are kept."""
+    from week_planner import create_app
+    apps = [create_app({
+        "TESTING": True, "SCHEDULES_DIR": str(schedules_dir), "DATABASE_URL": database_url,
+        "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
+        "SMTP_URL": smtp.url, "SUBSCRIBE_RATE_LIMIT": 6}) for _ in range(2)]
+
+    def ask(app, client_address):
+        client = app.test_client()
+        html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+        return client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": csrf(html), "scope": "programme", "channel": "email",
+            "address": "target@example.org"},
+            environ_base={"REMOTE_ADDR": client_address}).status_code
+
+    with time_machine.travel(BEFORE_THE_WEEK, tick=False) as traveller:
+        assert [ask(apps[0], "10.0.0.1"), ask(apps[1], "10.0.0.2"),
+                ask(apps[1], "10.0.0.3"), ask(apps[0], "10.0.0.4")] == [200, 200, 429, 429]
+        traveller.shift(dt.timedelta(minutes=61))
+        assert ask(apps[1], "10.0.0.5") == 200
+    from week_planner.store import rate_hits
+    keys = " ".join(row.key for row in rows(apps[0], rate_hits))
+    assert "target" not in keys and "10.0.0" not in keys
+    for app in apps:
+        app_engine(app).dispose()
+
+
 def test_subscribe_by_sms_with_a_code(app, webhook, clock):
     client = app.test_client()
     html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)

@@ -76,7 +76,8 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "CONFIRM_MAX_AGE": (172800, _as_int,
                         "Seconds a subscription's confirmation link or code stays valid."),
     "SUBSCRIBE_RATE_LIMIT": (10, _as_int,
-                             "Subscription requests allowed per client address per hour."),
+                             "Subscription requests allowed per client address per hour (a third "
+                             "of it per e-mail address or number), counted in the database."),
     "TRUSTED_PROXIES": (0, _as_int,
                         "Number of reverse proxies (nginx) in front of the service whose "
                         "X-Forwarded-For/-Proto/-Host headers are trusted; 1 behind one "

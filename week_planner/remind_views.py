@@ -8,13 +8,10 @@ rate-limited per client and per address. No page ever shows an address.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import hmac
 import logging
 import secrets
-import threading
-import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -26,8 +23,8 @@ from wtforms.validators import DataRequired, Length
 
 from .channels import DeliveryError, send_sms, sms_template
 from .reminders import (AddressError, Reminders, add_subscriber, confirm_subscriber,
-                        normalise_email, normalise_mobile, remove_subscribers, scope_label,
-                        utc_now)
+                        normalise_email, normalise_mobile, rate_limit_hit, remove_subscribers,
+                        scope_label, utc_now)
 from .store import app_engine, subscribers, write_transaction
 
 log = logging.getLogger(__name__)
@@ -93,39 +90,6 @@ def _read_token(purpose: str, token: str, max_age: int | None = None
 def _code_hash(subscriber_id: int, code: str) -> str:
     key = current_app.config["SECRET_KEY"].encode("utf-8")
     return hmac.new(key, f"{subscriber_id}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
-# -- rate limit ---------------------------------------------------------------------------
-
-class RateLimiter:
-    """At most ``limit`` hits per key in a sliding hour; kept in memory per process."""
-
-    def __init__(self, limit: int, window: float = 3600.0, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, collections.deque] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, collections.deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle keys
-                for stale in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[stale]
-            return True
-
-
-def _limiter(name: str, limit: int) -> RateLimiter:
-    key = f"week_planner.remind.{name}"
-    limiter = current_app.extensions.get(key)
-    if limiter is None:
-        limiter = current_app.extensions.setdefault(key, RateLimiter(limit))
-    return limiter
 
 
 # -- forms --------------------------------------------------------------------------------
@@ -204,10 +168,10 @@ def _subscribe(programme, event):
                      else "نشانی رایانامه درست نیست.")
         else:
             limit = current_app.config["SUBSCRIBE_RATE_LIMIT"]
-            client = request.remote_addr or "unknown"
-            address_key = hashlib.sha256(address.encode()).hexdigest()
-            if not _limiter("client", limit).allow(client) or \
-                    not _limiter("address", max(1, limit // 3)).allow(address_key):
+            engine, now = app_engine(current_app), utc_now()
+            if not rate_limit_hit(engine, "client", request.remote_addr or "unknown", limit,
+                                  now) or \
+                    not rate_limit_hit(engine, "address", address, max(1, limit // 3), now):
                 return _done("درخواست‌های زیاد", "در این ساعت درخواست‌های زیادی از شما "
                              "رسیده است. کمی بعد دوباره بکوشید.", 429, programme)
             return _start_subscription(programme, form.scope.data, form.channel.data,

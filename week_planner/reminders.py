@@ -34,7 +34,8 @@ from . import jalali
 from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
 from .model import Event, Occurrence, Programme
 from .calendar_views import event_calendar
-from .store import (reminder_occurrences, reminder_outbox, subscribers, write_transaction)
+from .store import (rate_hits, reminder_occurrences, reminder_outbox, subscribers,
+                    write_transaction)
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +486,26 @@ def retry_delay(delays: list[int], attempts: int) -> dt.timedelta:
 
 
 # -- subscribers --------------------------------------------------------------------------
+
+def rate_limit_hit(engine: Engine, kind: str, value: str, limit: int, now: dt.datetime,
+                   window: dt.timedelta = dt.timedelta(hours=1)) -> bool:
+    """Count one request of ``value`` (a client address, a subscriber's address) and say
+    whether it is within ``limit`` in the sliding ``window``. The count is kept in the
+    database, shared by every process; only a digest of the value is stored."""
+    key = f"{kind}:{digest('rate', kind, value)[:40]}"
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            # The same key from two machines at once: one counts after the other.
+            connection.execute(select(func.pg_advisory_xact_lock(
+                int(digest("rate-lock", key)[:15], 16))))
+        connection.execute(delete(rate_hits).where(rate_hits.c.at <= now - window))
+        count = connection.execute(select(func.count()).select_from(rate_hits).where(
+            rate_hits.c.key == key)).scalar_one()
+        if count >= limit:
+            return False
+        connection.execute(rate_hits.insert().values(key=key, at=now))
+        return True
+
 
 class AddressError(ValueError):
     pass

@@ -177,6 +177,18 @@ reminder_occurrences = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# Subscription requests in the last hour, per client and per address (both as digests),
+# so that every web worker and machine on the database keeps one limit. Used by
+# reminders.rate_limit_hit.
+rate_hits = Table(
+    "rate_hits", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(100), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_rate_hits_key_at", "key", "at"),
+    Index("ix_rate_hits_at", "at"),
+)
+
 
 _ENGINE_LOCK = threading.Lock()
 
