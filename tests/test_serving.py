@@ -90,6 +90,7 @@ def edit_and_wait(folder: Path, base: str, old_version: str, requests: int) -> f
 def test_week_planner_serve_answers_and_reloads(site):
     folder, env = site
     env = {**env, "WEEK_PLANNER_RELOAD_INTERVAL": "3600"}  # only the watcher can notice
+    env.pop("WEEK_PLANNER_BASE_URL", None)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "week_planner.cli", "serve", "--port", str(port)],
@@ -98,6 +99,9 @@ def test_week_planner_serve_answers_and_reloads(site):
     try:
         wait_until_up(f"{base}/healthz", process)
         assert get(f"{base}/")[0] == 200
+        # no WEEK_PLANNER_BASE_URL: the feed links point where the service really is
+        status, page = get(f"{base}/khalilabad-1404/")
+        assert f"http://localhost:{port}/khalilabad-1404.ics".encode() in page
         before = version_of(base)
         elapsed = edit_and_wait(folder, base, before, 1)
         assert elapsed < 2.0

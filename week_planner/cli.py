@@ -97,9 +97,18 @@ def export(outdir: Path, base_url: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the site with a production WSGI server (waitress, threads, no fork)."""
+    """Serve the site with a production WSGI server (waitress, threads, no fork).
+
+    Links in feeds, mail and QR codes use WEEK_PLANNER_BASE_URL; when it is unset they
+    point at this host and port (localhost for a wildcard or loopback host)."""
     _configure_logging()
-    app = _app()
+    config = None
+    if not os.environ.get("WEEK_PLANNER_BASE_URL"):
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "") else host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        config = {"BASE_URL": f"http://{shown}:{port}"}
+    app = _app(config)
     from waitress import serve as waitress_serve
 
     from . import get_registry, store
@@ -108,7 +117,12 @@ def serve(host: str, port: int, threads: int) -> None:
     watcher = start_watching(get_registry(app))
     from .scheduler import start_background
     reminder_scheduler = start_background(app)
-    click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/")
+    click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/ "
+               f"(links in feeds and mail: {app.config['BASE_URL']})")
+    if host in ("0.0.0.0", "::") and config is not None:
+        click.echo("week-planner: others reach this machine by another name; set "
+                   "WEEK_PLANNER_BASE_URL to it so that links in feeds and mail work for them",
+                   err=True)
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     finally:
