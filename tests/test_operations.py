@@ -23,8 +23,10 @@ def test_healthz_reports_programmes_database_and_load_errors(client, schedules_d
     broken = SAMPLE.read_text(encoding="utf-8").replace("to: 1404-06-17", "to: 1404-06-77")
     (schedules_dir / SAMPLE.name).write_text(broken, encoding="utf-8")
     os.utime(schedules_dir / SAMPLE.name, ns=(10**9, 10**9))
-    body = client.get("/healthz").get_json()
+    response = client.get("/healthz")
+    body = response.get_json()
     assert "khalilabad-1404" in body["programmes"]  # the last good version is still served
+    assert response.status_code == 200 and body["status"] == "load-errors"
     [error] = body["load_errors"]
     assert f"{SAMPLE.name}:13:7: error:" in error and "[invalid-date]" in error
 
@@ -42,7 +44,10 @@ def test_healthz_says_when_the_database_is_unreachable(tmp_path, schedules_dir):
 def test_metrics_count_requests_and_load_errors(client):
     client.get("/healthz")
     client.get("/no-such-programme/")
-    text = client.get("/metrics").get_data(as_text=True)
+    response = client.get("/metrics")
+    content_type = response.headers["Content-Type"]
+    assert content_type.startswith("text/plain; version=") and content_type.count("charset") == 1
+    text = response.get_data(as_text=True)
     assert 'week_planner_requests_total{kind="operations",status="200"} 1.0' in text
     assert 'week_planner_requests_total{kind="page",status="404"} 1.0' in text
     assert "week_planner_schedule_load_errors 0.0" in text

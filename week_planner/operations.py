@@ -13,7 +13,8 @@ import logging
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+                               generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
@@ -119,7 +120,8 @@ def healthz():
                                           "note": "not running in this process"}
     errors = [problem.format("en") for problem in problems if problem.is_error]
     body = {
-        "status": "ok" if database["ok"] else "degraded",
+        # the site is served either way; a monitor should still hear of a broken file
+        "status": "degraded" if not database["ok"] else "load-errors" if errors else "ok",
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "programmes": {
             programme_id: {
@@ -149,5 +151,5 @@ def metrics():
     collected.load_errors.set(sum(p.is_error for p in registry.problems()))
     collected.programmes.set(len(registry.snapshot().programmes))
     return Response(generate_latest(collected.registry),
-                    mimetype="text/plain; version=0.0.4; charset=utf-8",
+                    content_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})
