@@ -34,6 +34,7 @@ import vobject.icalendar
 from week_planner import create_app, feeds, store
 from week_planner.calendar_views import feed_service, make_my_token
 from week_planner.loading import load_file
+from week_planner.model import description_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
@@ -485,6 +486,9 @@ def test_calendar_properties(feed_client):
         assert str(calendar[name]) == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"
     heading = "اداره تعاون، کار و رفاه اجتماعی شهرستان خلیل‌آباد، ۱۱ تا ۱۷ شهریور ۱۴۰۴"
     assert str(calendar["DESCRIPTION"]).startswith(heading + "\n\nبه مناسبت هفته تعاون")
+    # the YAML's wrapped lines join: no break in mid-sentence, paragraphs kept
+    assert "تشکیل شده و بر اساس" in str(calendar["DESCRIPTION"])
+    assert "\n" not in str(calendar["DESCRIPTION"]).replace("\n\n", "")
     # icalendar leaves an X- property's text escaped when it reads it.
     assert str(calendar["X-WR-CALDESC"]).startswith(heading + "\\n\\nبه مناسبت هفته تعاون")
     assert str(calendar["X-WR-TIMEZONE"]) == "Asia/Tehran"
@@ -582,8 +586,9 @@ def test_a_cancelled_event_in_the_file(tmp_path, folder, clock):
 
 NASTY_TITLE = "نشست هم‌اندیشی، تعاونی‌ها؛ «ویژه» \\ بخش‌های می‌شود, a;b\\c"
 NASTY_DESCRIPTION = (
-    "خط اول با نیم‌فاصله‌ها: می‌شود، می‌گویند؛ نمی‌خواهند\\n نه یک خط تازه\n"
-    "STATUS:CANCELLED\nEND:VEVENT\nBEGIN:VEVENT\nUID:injected\n"
+    # blank lines: paragraphs, so that each line starts a line of the description
+    "خط اول با نیم‌فاصله‌ها: می‌شود، می‌گویند؛ نمی‌خواهند\\n نه یک خط تازه\n\n"
+    "STATUS:CANCELLED\n\nEND:VEVENT\n\nBEGIN:VEVENT\n\nUID:injected\n\n"
     + "هم‌اندیشی‌ها، " * 40 + "\n\\ پایان؛ ,;"
 )
 
@@ -619,7 +624,8 @@ def test_folding_crlf_and_escaping_byte_by_byte(tmp_path, clock):
         ";", "\\;").replace(",", "\\,")
     event = _events(data)["khalilabad-1404/think-tank@week-planner"]
     assert str(event["SUMMARY"]) == NASTY_TITLE
-    assert NASTY_DESCRIPTION.strip() in str(event["DESCRIPTION"])
+    assert description_text(NASTY_DESCRIPTION) in str(event["DESCRIPTION"])
+    assert "\nSTATUS:CANCELLED\n" in str(event["DESCRIPTION"])
     # Every ZWNJ survives, and the text cannot start a property of its own.
     assert NASTY_DESCRIPTION.count("\u200c") > 40
     assert not any(line.startswith(("END:VEVENT", "BEGIN:VEVENT")) and line not in
@@ -996,8 +1002,7 @@ def test_any_text_comes_back_as_written(title, description, venue):
     }
     for name, text in expected.items():
         assert str(event[0][name]) == text
-    assert feeds.clean_text(description).strip().replace("\r\n", "\n").replace("\r", "\n") \
-        in str(event[0]["DESCRIPTION"])
+    assert feeds.clean_text(description_text(description)) in str(event[0]["DESCRIPTION"])
     assert len(event[0].walk("VALARM")) == 1
 
 

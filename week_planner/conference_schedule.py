@@ -40,7 +40,7 @@ from .changes import xml_text
 from .colours import DEFAULT_BACKGROUND
 from .feeds import CANCELLED_PREFIX, event_page_url, uid
 from .jalali import normalise_letters
-from .model import Event, Occurrence, Programme
+from .model import Event, Occurrence, Programme, description_text
 
 SCHEMA_URL = "https://c3voc.de/schedule/schema.json"
 GENERATOR = "week-planner"
@@ -172,7 +172,7 @@ def _event(programme: Programme, event: Event, occurrence: Occurrence, guid: uui
         "type": event.category.label,
         "language": LANGUAGE,
         "abstract": "",
-        "description": event.description or "",
+        "description": description_text(event.description),
         "persons": persons,
         "links": links,
     }
@@ -219,7 +219,7 @@ def _with_internal_keys(programme: Programme, base_url: str) -> dict[str, Any]:
         "title": programme.title,
     }
     if programme.description:
-        conference["description"] = programme.description.strip()
+        conference["description"] = description_text(programme.description)
     conference.update({
         "start": programme.start().isoformat(),
         "end": programme.end().isoformat(),

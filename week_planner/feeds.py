@@ -31,7 +31,7 @@ from icalendar import Alarm, Calendar, Timezone, TimezoneDaylight, TimezoneStand
 from icalendar import Event as VEvent
 
 from . import jalali
-from .model import Event, Occurrence, Programme
+from .model import Event, Occurrence, Programme, description_text
 
 PRODID = "-//week-planner//Cooperative Week programme//FA"
 UID_DOMAIN = "week-planner"
@@ -168,7 +168,7 @@ def calendar_description(programme: Mapping[str, Any]) -> str:
     last = dt.date.fromisoformat(programme["last_day"])
     text = f"{programme['organiser']}، {jalali.format_date_range(first, last)}"
     if programme.get("description"):
-        text += "\n\n" + programme["description"].strip()
+        text += "\n\n" + description_text(programme["description"])
     return text
 
 
@@ -350,7 +350,7 @@ def _description(snapshot: Mapping[str, Any], cancelled: bool, page_url: str) ->
         lines.append("این برنامه لغو شد.")
     lines.append(when_text(snapshot))
     if snapshot.get("description"):
-        lines += ["", snapshot["description"].strip()]
+        lines += ["", description_text(snapshot["description"])]
     if snapshot.get("hosts"):
         lines += ["", "با حضور: " + "، ".join(snapshot["hosts"])]
     venue = snapshot.get("venue")

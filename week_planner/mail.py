@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from . import jalali
 from .channels import DeliveryError
 from .feeds import event_page_url
-from .model import Event, Occurrence, Programme
+from .model import Event, Occurrence, Programme, description_text
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def occurrence_details(programme: Programme, event: Event, occurrence: Occurrenc
         "address": venue.address if venue else None,
         "map_url": map_url(venue.location) if venue else None,
         "url": event_page_url(base_url, programme.id, event.id),
-        "description": event.description,
+        "description": description_text(event.description),
     }
 
 

@@ -15,6 +15,22 @@ from zoneinfo import ZoneInfo
 STATUSES = ("scheduled", "tentative", "cancelled")
 
 
+def paragraphs(text: str | None) -> list[str]:
+    """Paragraphs of a description as organisers write it in YAML: blank lines separate
+    them; a single line break is where the editor wrapped, so it joins."""
+    if not text:
+        return []
+    blocks = [" ".join(line.strip() for line in block.splitlines() if line.strip())
+              for block in text.replace("\r\n", "\n").split("\n\n")]
+    return [block for block in blocks if block]
+
+
+def description_text(text: str | None) -> str:
+    """A description for calendars, mail and conference apps: its paragraphs, each one
+    line, separated by a blank line (no breaks in mid-sentence)."""
+    return "\n\n".join(paragraphs(text))
+
+
 @dataclass(frozen=True)
 class Contact:
     phone: str | None = None
