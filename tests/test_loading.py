@@ -17,6 +17,8 @@ BAD = sorted((DATA / "bad").glob("*.yaml"))
 GOOD = sorted((DATA / "good").glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: (error|warning) ([a-z0-9-]+) (\d+):(\d+)\s*$", re.M)
 OCCURS = re.compile(r"^# occurs: (\S+) (\S+) (\S+)\s*$", re.M)
+# What the messages must (or must not) say, in a language: "# says fa: …", "# never fa: …".
+SAYS = re.compile(r"^# (says|never) (fa|en): (.+?)\s*$", re.M)
 TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
 
 
@@ -43,6 +45,12 @@ def test_bad_file_gives_exactly_the_stated_problems(path):
         for language in ("fa", "en"):
             text = problem.text(language)
             assert text and "{" not in text, (language, text)
+    for kind, language, words in SAYS.findall(path.read_bytes().decode("utf-8", "replace")):
+        texts = [problem.text(language) for problem in result.problems]
+        if kind == "says":
+            assert any(words in text for text in texts), (words, texts)
+        else:
+            assert not any(words in text for text in texts), (words, texts)
 
 
 @pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])

@@ -38,6 +38,8 @@ SHORT_DURATION_RE = re.compile(r"^\s*(?:\d+\s*[dhm]\s*)+$", re.IGNORECASE)
 SHORT_DURATION_PART = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
+# «…», “…” and the like: quotation marks to a person, ordinary characters to YAML.
+_QUOTED_LOOK_ALIKE = re.compile(r"^\s*[«“”„‘’‹]\s*(.*?)\s*[»”“‘’›]\s*$")
 
 # Paths the service itself answers; a programme may not take one of these as its id.
 RESERVED_IDS = frozenset({
@@ -223,6 +225,215 @@ class _Converter:
         return result
 
 
+# ------------------------------------------------------------------- syntax errors
+#
+# PyYAML reports a syntax error in the parser's terms ("could not find expected ':'") and
+# often on the line after the mistake. The organisers' common mistakes are recognised here
+# and explained in their words, at the line where they made them; the parser's own text
+# stays in the English message and in the JSON 'detail'.
+
+KNOWN_KEYS = frozenset(TOP_KEYS + PROGRAMME_KEYS + CONTACT_KEYS + CATEGORY_KEYS + VENUE_KEYS
+                       + EVENT_KEYS)
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
+_NO_SPACE_AFTER_KEY = re.compile(r"^([ \t]*(?:-[ \t]+)*)([A-Za-z_]+):(?=[^\s#])")
+_KEY_AND_VALUE = re.compile(r"^([ \t]*(?:-[ \t]+)*)([^\s:#\"'][^:#]*?)[ \t]*:[ \t]+(.+?)[ \t]*$")
+_LIST_ITEM = re.compile(r"^([ \t]*)-(?:[ \t]|$)")
+_LEADING = re.compile(r"^[ \t]*(?:-[ \t]+)*")
+
+
+def _parser_words(detail: str) -> dict[str, str]:
+    """The parser's English text, shown after the English message only."""
+    return {"en": f" (YAML: {detail})" if detail else "", "fa": ""}
+
+
+def _is_content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _previous_content_line(lines: list[str], index: int) -> int | None:
+    for before in range(min(index, len(lines)) - 1, -1, -1):
+        if _is_content(lines[before]):
+            return before
+    return None
+
+
+def _syntax_problem(filename: str, text: str, error: yaml.YAMLError) -> Problem:
+    """One Problem for a YAML syntax error, named in the organiser's terms."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        detail = " ".join(part for part in (error.context, error.problem) if part)
+    elif isinstance(getattr(error, "character", None), int):
+        detail = f"unacceptable character #x{error.character:04x}: " \
+                 f"{getattr(error, 'reason', '')}"
+    else:
+        detail = str(error)
+    detail = " ".join(detail.split())
+    words = {"detail": detail, "parser": _parser_words(detail)}
+    try:
+        explained = _explain_syntax(text, error)
+    except Exception:  # an explanation must never hide the error itself
+        explained = None
+    if explained is None:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return Problem(filename, line, column, "yaml-syntax", N_(
+            "YAML cannot read the file from here on{parser}. Check the indentation (spaces, "
+            "not tabs), that every 'key: value' has a space after the colon, and put text "
+            "that contains ': ' or starts with a special character in Latin double quotes "
+            "(\"...\")."), words)
+    line, column, message, args = explained
+    return Problem(filename, line, column, "yaml-syntax", message, {**args, **words})
+
+
+def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, dict] | None:
+    """(line, column, message, arguments) for a mistake recognised, else None."""
+    lines = _LINE_BREAK.split(text)
+    if not isinstance(error, yaml.MarkedYAMLError):
+        character = getattr(error, "character", None)
+        if isinstance(character, int) and not isinstance(character, bool):
+            character = chr(character)
+        if isinstance(character, str) and len(character) == 1 and character in text:
+            position = getattr(error, "position", None)
+            at = position if isinstance(position, int) and 0 <= position < len(text) and \
+                text[position] == character else text.index(character)
+            line = len(_LINE_BREAK.findall(text[:at])) + 1
+            start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+            return line, at - start + 1, N_(
+                "The file contains an invisible control character ({character}) that a "
+                "schedule cannot hold; delete it (it often comes with text pasted from "
+                "another program){parser}."), {"character": f"U+{ord(character):04X}"}
+        return None
+
+    problem_mark = error.problem_mark or error.context_mark
+    context_mark = error.context_mark
+    problem = (error.problem or "").lower()
+    context = (error.context or "").lower()
+    if problem_mark is None:
+        return None
+    index = min(problem_mark.line, len(lines) - 1)
+    line_text = lines[index]
+
+    # A key's colon with no space after it ("title:نشست"): the parser only notices on the
+    # next line, so look back to where the mistake is.
+    previous = _previous_content_line(lines, index)
+    earliest = min(x for x in (index, previous,
+                               context_mark.line if context_mark else None) if x is not None)
+    for candidate in range(index, earliest - 1, -1):
+        match = _NO_SPACE_AFTER_KEY.match(lines[candidate])
+        if match and match.group(2) in KNOWN_KEYS:
+            key = match.group(2)
+            value = lines[candidate][match.end():].strip()
+            return candidate + 1, match.end(2) + 1, N_(
+                "A space is needed after the colon of '{key}:'. Write {fixed}{parser}."), \
+                {"key": key, "fixed": f"{key}: {value}"}
+
+    # A Tab in the indentation.
+    for candidate in ([index] + ([context_mark.line] if context_mark else [])):
+        if candidate < len(lines):
+            indent = re.match(r"^[ \t-]*", lines[candidate]).group(0)
+            if "\t" in indent:
+                return candidate + 1, indent.index("\t") + 1, _TAB_MESSAGE, {}
+    if "tab" in problem or "'\\t'" in problem:
+        return problem_mark.line + 1, problem_mark.column + 1, _TAB_MESSAGE, {}
+
+    # A quote that is opened and not closed on its line.
+    if "quoted scalar" in context and context_mark is not None:
+        return context_mark.line + 1, context_mark.column + 1, _UNCLOSED_QUOTE, {}
+    opened = _multiline_quote_before(text, problem_mark)
+    if opened is not None:
+        return opened.line + 1, opened.column + 1, _UNCLOSED_QUOTE, {}
+
+    if "mapping values are not allowed" in problem:
+        if previous is not None and _indent(line_text) > _indent(lines[previous]) and \
+                _KEY_AND_VALUE.match(lines[previous]):
+            return _indentation_problem(lines, index)
+        match = _KEY_AND_VALUE.match(line_text)
+        if match:
+            value = match.group(3)
+            value = re.sub(r"[ \t]+#.*$", "", value)
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            return problem_mark.line + 1, problem_mark.column + 1, N_(
+                "The value of '{key}' contains ': ' (a colon and a space), which YAML reads "
+                "as the start of another key. Put the whole value in Latin double quotes: "
+                "{fixed}{parser}."), {"key": match.group(2).strip(),
+                                      "fixed": f'{match.group(2).strip()}: "{quoted}"'}
+        return None
+
+    if "could not find expected ':'" in problem and context_mark is not None:
+        return context_mark.line + 1, context_mark.column + 1, N_(
+            "This line is not in the form 'key: value': a key, a colon and a space, then "
+            "the value (or put the text on the line above, after its key){parser}."), {}
+
+    if "expected '-' indicator" in problem or "expected key" in problem or \
+            "block end" in problem:
+        return _indentation_problem(lines, index)
+
+    return None
+
+
+_TAB_MESSAGE = N_(
+    "This line is indented with a Tab. YAML indents with spaces only: delete the Tab and "
+    "type spaces, as many as the lines of the same level above{parser}.")
+_UNCLOSED_QUOTE = N_(
+    "The quote that opens here is not closed. End the text with the same quote mark "
+    "(\" or ') on this line{parser}.")
+
+
+def _indent(line: str) -> int:
+    """Where the line's key starts (after any '- '), counting the Tab as one character."""
+    return len(_LEADING.match(line).group(0))
+
+
+def _indentation_problem(lines: list[str], index: int) -> tuple[int, int, str, dict]:
+    line_text = lines[index]
+    found = _indent(line_text)
+    # Compare a '- ' item with the item above it, a key with the line above it.
+    other = None
+    item = _LIST_ITEM.match(line_text)
+    for before in range(index - 1, -1, -1):
+        if not _is_content(lines[before]):
+            continue
+        if item is None:
+            other = before
+            break
+        previous_item = _LIST_ITEM.match(lines[before])
+        if previous_item:
+            other = before
+            break
+    column = (len(item.group(1)) if item else found) + 1
+    if other is not None:
+        expected = len(_LIST_ITEM.match(lines[other]).group(1)) + 1 if item \
+            else _indent(lines[other]) + 1
+        if expected != column:
+            return index + 1, column, N_(
+                "This line is not indented like the lines around it: it starts at column "
+                "{found}, line {other} at column {expected}. The keys of one mapping start "
+                "in the same column, and so do the '- ' items of one list; indent with "
+                "spaces only{parser}."), {"found": column, "other": other + 1,
+                                          "expected": expected}
+    return index + 1, column, N_(
+        "This line is not indented like the lines around it. The keys of one mapping "
+        "start in the same column, and so do the '- ' items of one list; indent with "
+        "spaces only{parser}."), {}
+
+
+def _multiline_quote_before(text: str, mark: Any) -> Any:
+    """Where a quoted value starts that runs over several lines and ends just before the
+    error: almost always a closing quote left out."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if (token.start_mark.line, token.start_mark.column) >= (mark.line, mark.column):
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if isinstance(last, yaml.ScalarToken) and last.style in ('"', "'") and \
+            last.start_mark.line != last.end_mark.line:
+        return last.start_mark
+    return None
+
+
 # --------------------------------------------------------------------------- results
 
 @dataclass
@@ -230,6 +441,7 @@ class LoadResult:
     file: str
     programme: Programme | None = None
     problems: list[Problem] = field(default_factory=list)
+    id_mark: Mark | None = None  # where the programme id is written
 
     @property
     def errors(self) -> list[Problem]:
@@ -286,20 +498,8 @@ def load_text(data: bytes | str, filename: str = "<text>",
 
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        detail = " ".join(part for part in (error.context, error.problem) if part)
-        result.problems.append(Problem(filename, line, column, "yaml-syntax", N_(
-            "YAML syntax error: {detail}. Check the indentation (spaces, not tabs) and "
-            "that every 'key: value' has a space after the colon; put text that contains "
-            "': ' or starts with a special character in quotes."), {"detail": detail}))
-        return result
-    except yaml.YAMLError as error:  # e.g. a reader error on a control character
-        result.problems.append(Problem(filename, 0, 0, "yaml-syntax", N_(
-            "YAML syntax error: {detail}. Check the indentation (spaces, not tabs) and "
-            "that every 'key: value' has a space after the colon; put text that contains "
-            "': ' or starts with a special character in quotes."), {"detail": str(error)}))
+    except yaml.YAMLError as error:
+        result.problems.append(_syntax_problem(filename, text, error))
         return result
 
     converter = _Converter()
@@ -322,6 +522,7 @@ def load_text(data: bytes | str, filename: str = "<text>",
     builder = _Builder(filename, channels)
     programme = builder.build(document, hashlib.sha256(raw).hexdigest()[:16])
     result.problems.extend(builder.problems)
+    result.id_mark = builder.id_mark
     result.problems.sort(key=lambda p: (p.line, p.column, p.severity != "error"))
     if not result.errors:
         result.programme = programme
@@ -331,9 +532,22 @@ def load_text(data: bytes | str, filename: str = "<text>",
 def check_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = None,
                 ) -> list[LoadResult]:
     """Load every schedule file under ``paths``; add duplicate programme ids as errors."""
-    results = [load_file(path, channels=channels) for path in schedule_files(paths)]
-    add_duplicate_id_problems(results)
+    files = schedule_files(paths)
+    results = [load_file(path, channels=channels) for path in files]
+    order = sorted(range(len(files)), key=lambda i: keeping_order(files[i]))
+    add_duplicate_id_problems([results[i] for i in order])
     return results
+
+
+def keeping_order(path: Path) -> tuple:
+    """Which of two files with one programme id keeps it: the one changed longer ago (the
+    original, not the copy being edited), and on equal times the first by name. The
+    registry serves a folder by the same rule when it starts."""
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        modified = 0
+    return (modified, str(path))
 
 
 def schedule_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -349,7 +563,9 @@ def schedule_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def add_duplicate_id_problems(results: list[LoadResult]) -> None:
-    """Two files with one programme id: both get an error naming the other."""
+    """Files sharing a programme id, given in keeping order (the first keeps the id, as it
+    is the one served): every later one gets an error at its id naming the first, and no
+    programme."""
     seen: dict[str, LoadResult] = {}
     for result in results:
         programme = result.programme
@@ -359,12 +575,15 @@ def add_duplicate_id_problems(results: list[LoadResult]) -> None:
         if first is None:
             seen[programme.id] = result
             continue
-        for here, other in ((result, first), (first, result)):
-            here.problems.append(Problem(here.file, 0, 0, "duplicate-programme-id", N_(
-                "The programme id '{id}' is also used by {other}. Programme ids must be "
-                "unique across the schedules folder: change one of them."),
-                {"id": programme.id, "other": other.file}, path="programme.id"))
-            here.programme = None
+        mark = result.id_mark or Mark(0, 0)
+        result.problems.append(Problem(result.file, mark.line, mark.column,
+                                       "duplicate-programme-id", N_(
+            "The programme id '{id}' is already used by {other}, which keeps it; this file "
+            "is not published until it has an id of its own. Programme ids must be unique "
+            "across the schedules folder."),
+            {"id": programme.id, "other": first.file}, path="programme.id"))
+        result.problems.sort(key=lambda p: (p.line, p.column, p.severity != "error"))
+        result.programme = None
 
 
 # --------------------------------------------------------------------------- building
@@ -378,6 +597,12 @@ WHAT = {
 }
 
 
+def _stated(text: str) -> dict[str, str]:
+    """A value the checker states (a computed date, a time it read): Persian digits in
+    Persian sentences. Values quoted as the organiser wrote them stay as written."""
+    return {"en": text, "fa": jalali.to_persian_digits(text)}
+
+
 def _did_you_mean(suggestion: str | None) -> dict[str, str]:
     if not suggestion:
         return {"en": "", "fa": ""}
@@ -389,6 +614,33 @@ def _suggest(word: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def _comparable(text: str) -> str:
+    """Text as organisers mean it: Persian letters for Arabic ي/ك, no ZWNJ or spaces."""
+    return re.sub(r"[\s\u200c\u200f\u200e]+", "", jalali.normalise_letters(text)).casefold()
+
+
+def _suggest_reference(value: str, names: dict[str, str]) -> dict[str, str]:
+    """The hint for a category or venue reference that names no id: the id whose label
+    (or venue name) was written instead, else a close id, else a close label."""
+    wanted = _comparable(value)
+    for choice_id, name in names.items():
+        if _comparable(name) == wanted:
+            return {"en": f" (you mean '{choice_id}' ({name}): write the id here, not the "
+                          f"name)",
+                    "fa": f"؛ منظورتان «{choice_id}» ({name}) است: این‌جا شناسه را بنویسید، "
+                          f"نه نام را"}
+    close = _suggest(value, names)
+    if close:
+        return _did_you_mean(close)
+    by_name = {_comparable(name): choice_id for choice_id, name in names.items()}
+    found = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.75)
+    if found:
+        choice_id = by_name[found[0]]
+        return {"en": f" (did you mean '{choice_id}' ({names[choice_id]})?)",
+                "fa": f"؛ شاید منظورتان «{choice_id}» ({names[choice_id]}) است"}
+    return _did_you_mean(None)
+
+
 class _Builder:
     """Checks the composed document against the format and builds the model."""
 
@@ -397,6 +649,7 @@ class _Builder:
         self.channels = set(channels) if channels is not None else None
         self.problems: list[Problem] = []
         self.event_marks: dict[str, Mark] = {}
+        self.id_mark: Mark | None = None
 
     # -- reporting
     def problem(self, mark: Mark | None, code: str, message: str, path: str = "",
@@ -510,9 +763,17 @@ class _Builder:
             hour, minute = int(match.group(1)), int(match.group(2))
             if hour < 24 and minute < 60:
                 return dt.time(hour, minute)
+        inner = _QUOTED_LOOK_ALIKE.match(value) if isinstance(value, str) else None
+        if inner and TIME_RE.match(jalali.to_ascii_digits(inner.group(1))):
+            self.problem(mark, "invalid-time", N_(
+                "'{value}' is in quotation marks that YAML keeps as part of the text; "
+                "write the time in Latin double quotes: \"{time}\"."), path, value=value,
+                time=inner.group(1).strip())
+            return None
         self.problem(mark, "invalid-time", N_(
-            "'{value}' is not a time; write it as HH:MM on the 24-hour clock, in quotes, "
-            "for example \"16:30\"."), path, value="" if value is None else str(value))
+            "'{value}' is not a time; write it as HH:MM on the 24-hour clock, in Latin "
+            "double quotes (\"...\"), for example \"16:30\"."), path,
+            value="" if value is None else str(value))
         return None
 
     def offset(self, value: Any, mark: Mark, path: str, positive: bool) -> dt.timedelta | None:
@@ -616,6 +877,7 @@ class _Builder:
                   "programme")
         header: dict[str, Any] = {}
         if "id" in head:
+            self.id_mark = head.value_marks["id"]
             header["id"] = self.slug(head["id"], head.value_marks["id"], "programme.id",
                                      WHAT["programme"])
             if header["id"] in RESERVED_IDS:
@@ -634,7 +896,8 @@ class _Builder:
             self.problem(self._value_mark(head, "timezone"), "unknown-timezone", N_(
                 "'{value}' is not a known timezone; use an IANA name such as "
                 "Asia/Tehran{hint}."), "programme.timezone", value=timezone,
-                hint=f" ({suggestion}?)" if suggestion else "")
+                hint={"en": f" (did you mean {suggestion}?)",
+                      "fa": f"؛ شاید منظورتان «{suggestion}» است"} if suggestion else "")
         header["timezone"] = timezone
         for key, name in (("from", "first_day"), ("to", "last_day")):
             if key in head:
@@ -792,11 +1055,10 @@ class _Builder:
             name = str(item["category"])
             category = categories.get(name)
             if category is None:
-                suggestion = _suggest(name, categories)
                 self.problem(item.value_marks["category"], "unknown-category", N_(
                     "There is no category '{value}' under 'categories'{hint}."),
-                    f"{path}.category", value=name,
-                    hint=_did_you_mean(suggestion))
+                    f"{path}.category", value=name, hint=_suggest_reference(
+                        name, {key: c.label for key, c in categories.items()}))
 
         dates = self.event_dates(item, path, header)
         all_day, start, end, duration = self.event_times(item, path)
@@ -810,11 +1072,10 @@ class _Builder:
                 name = str(item["venue"])
                 venue = venues.get(name)
                 if venue is None:
-                    suggestion = _suggest(name, venues)
                     self.problem(item.value_marks["venue"], "unknown-venue", N_(
                         "There is no venue '{value}' under 'venues'{hint}."),
-                        f"{path}.venue", value=name,
-                        hint=_did_you_mean(suggestion))
+                        f"{path}.venue", value=name, hint=_suggest_reference(
+                            name, {key: v.name for key, v in venues.items()}))
 
         status = self.text(item, "status", f"{path}.status") or "scheduled"
         if status not in STATUSES:
@@ -883,8 +1144,9 @@ class _Builder:
                     header["first_day"] <= day <= header["last_day"]):
                 self.problem(mark, "date-out-of-range", N_(
                     "The date {value} is outside the programme's days ({first} to {last})."),
-                    where, value=str(value), first=jalali.iso_jalali(header["first_day"]),
-                    last=jalali.iso_jalali(header["last_day"]))
+                    where, value=str(value),
+                    first=_stated(jalali.iso_jalali(header["first_day"])),
+                    last=_stated(jalali.iso_jalali(header["last_day"])))
                 continue
             if day in found:
                 self.problem(mark, "duplicate-date", N_(
@@ -924,7 +1186,8 @@ class _Builder:
                 self.problem(item.value_marks["end"], "end-before-start", N_(
                     "The end ({end}) is not after the start ({start}). For an event that "
                     "runs past midnight, write 'duration' instead of 'end'."),
-                    f"{path}.end", end=end.strftime("%H:%M"), start=start.strftime("%H:%M"))
+                    f"{path}.end", end=_stated(end.strftime("%H:%M")),
+                    start=_stated(start.strftime("%H:%M")))
                 end = None
         elif item.get("duration") is not None:
             duration = self.offset(item["duration"], item.value_marks["duration"],
@@ -951,7 +1214,7 @@ class _Builder:
                         "'{second}' overlaps '{first}' (line {line}) at the same venue on "
                         "{day}."), severity="warning", path=f"events.{second_event.id}",
                         first=first_event.id, second=second_event.id,
-                        line=first_event.line, day=jalali.iso_jalali(second.day))
+                        line=first_event.line, day=_stated(jalali.iso_jalali(second.day)))
 
 
 def _valid_timezone(name: str) -> bool:

@@ -43,6 +43,7 @@ def translations(language: str) -> NullTranslations:
 
 def translate(message: str, language: str = "fa", **args: Any) -> str:
     text = translations(language).gettext(message)
+    text = _unquote_quoted_values(text, args)
     # A value given per language ({"fa": …, "en": …}), such as a month's name.
     args = {key: value.get(language, value.get("en")) if isinstance(value, dict) else value
             for key, value in args.items()}
@@ -50,6 +51,20 @@ def translate(message: str, language: str = "fa", **args: Any) -> str:
         args = {key: to_persian_digits(value) if isinstance(value, int) else value
                 for key, value in args.items()}
     return text.format(**args)
+
+
+def _unquote_quoted_values(text: str, args: dict) -> str:
+    """``«{value}»`` becomes ``{value}`` when the value already has its own guillemets, so
+    that an organiser who wrote ``«10:00»`` does not read ``««10:00»»``."""
+    for name, value in args.items():
+        if isinstance(value, str) and value.startswith("«") and value.endswith("»"):
+            text = text.replace(f"«{{{name}}}»", f"{{{name}}}")
+    return text
+
+
+# The severity word of a printed problem, in each language (the JSON 'severity' field and
+# the code in brackets stay English for tools).
+SEVERITIES = {"error": N_("error"), "warning": N_("warning")}
 
 
 @dataclass(frozen=True)
@@ -71,16 +86,21 @@ class Problem:
         return translate(self.message, language, **self.args)
 
     def format(self, language: str = "fa") -> str:
-        """``schedules/x.yaml:42:7: error: <message>`` (the severity word stays English,
-        as compilers print it, so editors can parse the line)."""
+        """``schedules/x.yaml:42:7: error: <message> [code]``, as compilers print it; in
+        Persian the severity word is Persian too (``خطا``, ``هشدار``), so tools read
+        ``--lang en`` or the JSON form."""
         place = self.file
         if self.line:
             place += f":{self.line}"
             if self.column:
                 place += f":{self.column}"
-        return f"{place}: {self.severity}: {self.text(language)} [{self.code}]"
+        severity = translate(SEVERITIES.get(self.severity, self.severity), language)
+        return f"{place}: {severity}: {self.text(language)} [{self.code}]"
 
     def as_dict(self, language: str = "fa") -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column,
-                "severity": self.severity, "code": self.code, "path": self.path,
-                "message": self.text(language)}
+        found = {"file": self.file, "line": self.line, "column": self.column,
+                 "severity": self.severity, "code": self.code, "path": self.path,
+                 "message": self.text(language)}
+        if isinstance(self.args.get("detail"), str):  # the YAML parser's own words
+            found["detail"] = self.args["detail"]
+        return found

@@ -148,16 +148,19 @@ class Registry:
                                     now if result.ok else
                                     (previous.loaded_at if previous else now))
 
-        # Programme ids must be unique across the folder: the newly loaded file loses.
+        # Programme ids must be unique across the folder: the newly loaded file loses; among
+        # files loaded together, the one changed longer ago keeps the id (as check says,
+        # loading.keeping_order).
         programmes: dict[str, Programme] = {}
         loaded_at: dict[str, dt.datetime] = {}
-        for state in sorted(files.values(), key=lambda s: (s.result in results, s.path)):
+        for state in sorted(files.values(), key=lambda s: (s.result in results,
+                                                           s.signature[0], s.path)):
             programme = state.good
             if programme is None:
                 continue
             if programme.id in programmes:
                 clash = LoadResult(state.result.file, programme,
-                                   list(state.result.problems))
+                                   list(state.result.problems), state.result.id_mark)
                 add_duplicate_id_problems([LoadResult(programmes[programme.id].source,
                                                       programmes[programme.id]), clash])
                 files[state.path] = FileState(state.path, state.signature, clash, None,
