@@ -3,6 +3,7 @@ fill the form, get the confirmation mail (real SMTP server), open its link, conf
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 
@@ -16,6 +17,9 @@ from week_planner.store import app_engine, subscribers
 
 pytestmark = pytest.mark.browser
 
+BEFORE_THE_WEEK = dt.datetime(2025, 8, 25, 9, 0, tzinfo=dt.timezone.utc)
+
+
 @pytest.fixture
 def site(tmp_path, schedules_dir):
     from werkzeug.serving import make_server
@@ -23,7 +27,9 @@ def site(tmp_path, schedules_dir):
     port = free_port()
     app = create_app({"SCHEDULES_DIR": str(schedules_dir),
                       "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
-                      "BASE_URL": f"http://127.0.0.1:{port}", "SMTP_URL": smtp.url})
+                      "BASE_URL": f"http://127.0.0.1:{port}", "SMTP_URL": smtp.url,
+                      # A week before the sample week: its reminders are still to come.
+                      "CLOCK": lambda: BEFORE_THE_WEEK})
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 from click.testing import CliRunner
+from lxml import html as lxml_html
 from sqlalchemy import select
 
 from reminder_helpers import SmtpServer, free_port
@@ -23,6 +24,10 @@ from week_planner.store import app_engine, reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
 BEFORE_THE_WEEK = dt.datetime(2025, 8, 25, 9, 0, tzinfo=UTC)
+AFTER_THE_WEEK = dt.datetime(2025, 9, 9, 9, 0, tzinfo=UTC)
+# 19:00 Tehran on Sunday 16 Shahrivar: the think tank (16:00–18:00) is over, so are the
+# parade and every visit (the last began 18:30); only Monday's award is still to come.
+THINK_TANK_OVER = dt.datetime(2025, 9, 7, 15, 30, tzinfo=UTC)
 ADDRESS = "Participant.One@Example.org"
 
 
@@ -233,6 +238,103 @@ def test_forms_need_their_csrf_token_and_a_valid_address(app, smtp, clock):
     assert row.address == "ali@xn--mgbf9bxcj.ir"
     assert client.get("/no-such-programme/remind/").status_code == 404
     assert client.get("/khalilabad-1404/events/no-such-event/remind/").status_code == 404
+
+
+def test_a_wrong_address_comes_back_as_typed_and_escaped(app, smtp, clock):
+    client = app.test_client()
+    html = client.get("/khalilabad-1404/remind/").get_data(as_text=True)
+    typed = 'ali"><b>x</b>@example'
+    bad = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(html), "scope": "category:visit", "channel": "email",
+        "address": typed})
+    assert bad.status_code == 400
+    assert bad.headers["Cache-Control"] == "no-store"
+    body = bad.get_data(as_text=True)
+    assert "نشانی رایانامه درست نیست." in body
+    assert "<b>x</b>" not in body  # escaped, not markup
+    page = lxml_html.fromstring(body)
+    (field,) = page.cssselect("input#address")
+    assert field.get("value") == typed
+    assert page.cssselect("select#scope option[selected]")[0].get("value") == "category:visit"
+    # corrected, it goes through, and no page after that shows the address
+    good = client.post("/khalilabad-1404/remind/", data={
+        "csrf_token": csrf(body), "scope": "category:visit", "channel": "email",
+        "address": ADDRESS})
+    assert good.status_code == 200 and "نامه‌ای فرستادیم" in good.get_data(as_text=True)
+    assert good.headers["Cache-Control"] == "no-store"
+    assert_private(good)
+    again = client.get("/khalilabad-1404/remind/")
+    assert_private(again)
+    assert lxml_html.fromstring(again.data).cssselect("input#address")[0].get("value") is None
+
+
+def _assert_nothing_offered(response, *words):
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = lxml_html.fromstring(response.data)
+    assert not page.cssselect("form") and not page.cssselect("input#address")
+    text = " ".join(page.text_content().split())
+    for word in words:
+        assert word in text
+    assert "یادآوری فعال شد" not in text and "نامه‌ای فرستادیم" not in text
+
+
+def test_no_reminder_is_offered_once_the_week_is_over(app, smtp):
+    client = app.test_client()
+    with time_machine.travel(AFTER_THE_WEEK, tick=False):
+        page = client.get("/khalilabad-1404/remind/")
+        answer = client.post("/khalilabad-1404/remind/", data={
+            "scope": "programme", "channel": "email", "address": ADDRESS})
+        event_page = client.get("/khalilabad-1404/events/best-cooperatives-award/remind/")
+    for response in (page, answer):
+        _assert_nothing_offered(response, "هفته به پایان رسیده است",
+                                "یادآوری دیگری فرستاده نمی‌شود")
+    _assert_nothing_offered(event_page, "«تجلیل از تعاونی‌های برتر» برگزار شده است")
+    assert rows(app, subscribers) == [] and smtp.mailbox.count() == 0
+
+
+def test_an_event_that_is_over_and_its_category_are_not_offered(app, smtp):
+    client = app.test_client()
+    with time_machine.travel(THINK_TANK_OVER, tick=False):
+        form_page = client.get("/khalilabad-1404/remind/")
+        token = csrf(form_page.get_data(as_text=True))
+        # a valid form token does not make the finished event's page take a subscription
+        event_answer = client.post("/khalilabad-1404/events/think-tank/remind/", data={
+            "csrf_token": token, "scope": "event:think-tank", "channel": "email",
+            "address": ADDRESS})
+        ended_category = client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": token, "scope": "category:visit", "channel": "email",
+            "address": ADDRESS})
+        still_to_come = client.post("/khalilabad-1404/remind/", data={
+            "csrf_token": token, "scope": "category:award", "channel": "email",
+            "address": ADDRESS})
+    offered = [option.get("value") for option in
+               lxml_html.fromstring(form_page.data).cssselect("select#scope option")]
+    assert offered == ["programme", "category:award"]
+    _assert_nothing_offered(event_answer,
+                            "«نشست هم‌اندیشی مدیران تعاونی‌ها» برگزار شده است")
+    assert ended_category.status_code == 400
+    assert "«بازدید و دیدار» در پیش نیست" in ended_category.get_data(as_text=True)
+    assert still_to_come.status_code == 200
+    (subscriber,) = rows(app, subscribers)
+    assert subscriber.scope == "category:award" and smtp.mailbox.count() == 1
+
+
+def test_confirmed_after_the_event_promises_nothing(app, smtp):
+    client = app.test_client()
+    with time_machine.travel(dt.datetime(2025, 9, 7, 12, 0, tzinfo=UTC), tick=False):
+        html = client.get("/khalilabad-1404/events/think-tank/remind/").get_data(as_text=True)
+        assert client.post("/khalilabad-1404/events/think-tank/remind/", data={
+            "csrf_token": csrf(html), "scope": "event:think-tank", "channel": "email",
+            "address": ADDRESS}).status_code == 200
+    link = re.search(r"/remind/confirm/[\w.-]+",
+                     smtp.mailbox.parsed()[0].get_body(("plain",)).get_content()).group(0)
+    with time_machine.travel(THINK_TANK_OVER, tick=False):
+        page = client.get(link)
+        done = client.post(link, data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert done.status_code == 200
+    text = done.get_data(as_text=True)
+    assert "یادآوری فعال شد" not in text and "در پیش نیست" in text
 
 
 def test_confirmation_link_expires(app, smtp):
@@ -524,7 +626,7 @@ def test_second_sms_gateway_is_a_backup_not_a_second_text(app, webhook, channels
         "/first/09121234567", "/second/09351112233"]
 
 
-def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog):
+def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog, clock):
     from week_planner import create_app
     channels = tmp_path / "private" / "down.yaml"
     channels.parent.mkdir(exist_ok=True)

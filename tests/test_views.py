@@ -419,6 +419,38 @@ def test_after_the_week_says_it_has_ended(client, clock):
     assert len(page.cssselect("li.event.is-past")) == len(SAMPLE_PAGE)
 
 
+def _remind_links(page) -> list[str]:
+    return [a.get("href") for a in page.cssselect("a") if "/remind/" in (a.get("href") or "")]
+
+
+def test_no_reminder_link_once_nothing_is_left_to_remind_of(client, clock):
+    # 19:00 on 16 Shahrivar: the think tank (16:00–18:00) is over, Monday's award is not.
+    clock.moment = dt.datetime(2025, 9, 7, 19, 0, tzinfo=TEHRAN)
+    assert _remind_links(parse(client.get(PROGRAMME + "events/think-tank/"))) == []
+    assert _remind_links(parse(client.get(PROGRAMME + "events/best-cooperatives-award/"))) \
+        == ["/khalilabad-1404/events/best-cooperatives-award/remind/"]
+    assert _remind_links(parse(client.get(PROGRAMME))) == ["/khalilabad-1404/remind/"] * 2
+    clock.moment = dt.datetime(2025, 9, 9, 0, 0, tzinfo=TEHRAN)
+    assert _remind_links(parse(client.get(PROGRAMME))) == []
+    assert _remind_links(parse(client.get(PROGRAMME + "categories/award/"))) == []
+    assert _remind_links(parse(client.get(PROGRAMME + "events/best-cooperatives-award/"))) == []
+
+
+def test_the_reminder_link_of_an_all_day_event_goes_at_its_hour_not_a_cached_page(
+        app, client, clock, schedules_dir):
+    """An all-day event's reminders count from 08:00 of its day: the link goes then, though
+    the page's "now / next" state (on since midnight) does not change."""
+    rewrite_sample(schedules_dir, ('    date: 1404-06-17\n    start: "10:00"\n    end: "12:00"',
+                                   "    date: 1404-06-17\n    all_day: true"))
+    event = PROGRAMME + "events/best-cooperatives-award/"
+    clock.moment = dt.datetime(2025, 9, 8, 7, 0, tzinfo=TEHRAN)
+    assert _remind_links(parse(client.get(event))) == [event + "remind/"]
+    assert _remind_links(parse(client.get(PROGRAMME))) == ["/khalilabad-1404/remind/"] * 2
+    clock.moment = dt.datetime(2025, 9, 8, 9, 0, tzinfo=TEHRAN)
+    assert _remind_links(parse(client.get(event))) == []
+    assert _remind_links(parse(client.get(PROGRAMME))) == []
+
+
 # -- caching ---------------------------------------------------------------------------------
 
 def test_pages_have_strong_etags_and_answer_304(client, clock):

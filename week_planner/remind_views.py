@@ -3,7 +3,9 @@
 Blueprint ``remind``: ``/<programme>/remind/``, ``/<programme>/events/<event>/remind/``,
 ``/remind/confirm/<token>``, ``/remind/code/<token>`` (SMS) and
 ``/remind/unsubscribe/<token>``. Forms carry a CSRF token (Flask-WTF); requests are
-rate-limited per client and per address. No page ever shows an address.
+rate-limited per client and per address. No page shows an address, except the form
+giving back what was just typed when it was wrong, so it can be corrected. A scope with no
+reminder left to send (the week or the event is over) is not offered.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .reminders import (AddressError, Reminders, add_subscriber, confirm_subscri
                         normalise_email, normalise_mobile, rate_limit_hit, remove_subscribers,
                         scope_label, utc_now)
 from .store import app_engine, subscribers, write_transaction
+from .views import current_time, reminders_to_come
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +147,42 @@ def event_form(programme_id: str, event_id: str):
     return _subscribe(programme, event)
 
 
+def _nothing_to_come(programme, event):
+    """The page that says why no reminder can be asked for any more."""
+    if event is None:
+        if programme.phase(current_time(current_app)) == "after":
+            return _done("هفته به پایان رسیده است", f"برنامه‌های «{programme.title}» به پایان "
+                         "رسیده است و یادآوری دیگری فرستاده نمی‌شود.", 200, programme)
+        return _done("یادآوری‌ای در پیش نیست", "برنامه‌ای که پیش از آن یادآوری فرستاده "
+                     "شود دیگر در پیش نیست.", 200, programme)
+    if event.cancelled:
+        message = f"«{event.title}» لغو شده است و یادآوری‌ای برای آن فرستاده نمی‌شود."
+    elif not event.reminders:
+        message = f"برای «{event.title}» یادآوری‌ای فرستاده نمی‌شود."
+    elif all(occurrence.end <= current_time(current_app) for occurrence in event.occurrences):
+        message = f"«{event.title}» برگزار شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
+    else:
+        message = f"«{event.title}» آغاز شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
+    return _done("یادآوری‌ای در پیش نیست", message, 200, programme, event=event)
+
+
 def _subscribe(programme, event):
+    if not reminders_to_come(programme, f"event:{event.id}" if event else "programme"):
+        # GET and POST alike: no form, no subscriber, no mail.
+        return _nothing_to_come(programme, event)
     sms = sms_template(_channels())
     form = SubscribeForm()
+    ended_category = None
     if event is not None:
         form.scope.choices = [SelectChoice(f"event:{event.id}", event.title)]
     else:
-        used = {e.category.id for e in programme.events}
-        form.scope.choices = [SelectChoice("programme", "همهٔ برنامه‌های هفته")] + [
-            SelectChoice(f"category:{c.id}", c.label)
-            for c in programme.categories.values() if c.id in used]
+        form.scope.choices = [SelectChoice("programme", "همهٔ برنامه‌های هفته")]
+        for category in programme.categories.values():
+            if reminders_to_come(programme, f"category:{category.id}"):
+                form.scope.choices.append(SelectChoice(f"category:{category.id}",
+                                                       category.label))
+            elif request.form.get("scope") == f"category:{category.id}":
+                ended_category = category
     if not sms:
         form.channel.choices = [SelectChoice("email", "رایانامه")]
     error = None
@@ -176,12 +205,19 @@ def _subscribe(programme, event):
                              "رسیده است. کمی بعد دوباره بکوشید.", 429, programme)
             return _start_subscription(programme, form.scope.data, form.channel.data,
                                        address, sms)
+    elif request.method == "POST" and ended_category is not None \
+            and not form.csrf_token.errors:
+        error = (f"یادآوری‌ای برای برنامه‌های «{ended_category.label}» در پیش نیست؛ "
+                 "گزینهٔ دیگری را برگزینید.")
     elif request.method == "POST":
         error = "فرم کامل نیست یا کهنه شده است؛ دوباره بفرستید."
     from .mail import offset_text
     offsets = [offset_text(offset) for offset in event.reminders] if event else []
+    # After an error the address comes back as typed (escaped by the template), to be
+    # corrected; a page after success never shows it.
+    typed = (form.address.data or "") if error else ""
     return render_template("remind.html", programme=programme, event=event, form=form,
-                           sms=bool(sms), error=error, offsets=offsets), \
+                           sms=bool(sms), error=error, offsets=offsets, typed=typed), \
         (400 if error else 200)
 
 
@@ -258,6 +294,13 @@ def _confirmed(subscriber_id: int):
         return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
     reminders.reconcile([programme_id])
     programme = current_app.extensions["week_planner.registry"].get(programme_id)
+    with reminders.engine.connect() as connection:
+        scope = connection.execute(select(subscribers.c.scope)
+                                   .where(subscribers.c.id == subscriber_id)).scalar()
+    if programme is not None and scope and not reminders_to_come(programme, scope):
+        # Asked for in time, confirmed too late: do not promise what will not come.
+        return _done("یادآوری‌ای در پیش نیست", "درخواست شما تأیید شد، ولی برنامه‌ای که "
+                     "پیش از آن یادآوری فرستاده شود دیگر در پیش نیست.", 200, programme)
     return _done("یادآوری فعال شد", "یادآوری‌ها پیش از برنامه برایتان فرستاده می‌شود. "
                  "در هر پیام پیوند لغو اشتراک هست.", 200, programme)
 

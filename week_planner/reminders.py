@@ -880,3 +880,15 @@ class _Sender:
                                 "file", permanent=True)
         send_apprise(urls, text.splitlines()[0], text)
         return True
+
+
+def reminders_end(programme: Programme, scope: str, all_day_hour: int = 8
+                  ) -> dt.datetime | None:
+    """The last moment a reminder for ``scope`` ("programme", "category:<id>",
+    "event:<id>") may still go out, by the same rule the outbox uses (``too_late_at``);
+    None when the scope wants none at all (cancelled events, events without reminders).
+    Read only: the subscription pages use it to stop offering what would never be sent."""
+    probe = Subscriber(0, programme.id, scope, "email", "")
+    return max((too_late_at("reminder", item.occurrence_start, item.due_at,
+                            item.offset_seconds)
+                for item in plan(programme, [probe], all_day_hour)), default=None)

@@ -265,6 +265,16 @@ def occurrence_state(occurrence: Occurrence, now: dt.datetime, cancelled: bool =
     return "upcoming"
 
 
+def reminders_to_come(programme: Programme, scope: str = "programme",
+                      now: dt.datetime | None = None) -> bool:
+    """Whether a subscription to ``scope`` would still get a reminder: the pages offer
+    reminders only then."""
+    # Imported here: reminders uses the feed views, which use this module.
+    from .reminders import reminders_end
+    end = reminders_end(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+    return end is not None and end > (now or current_time())
+
+
 # -- helpers for templates --------------------------------------------------------------
 
 def paragraphs(text: str | None) -> list[str]:
@@ -365,16 +375,22 @@ def category(programme: str, category: str):
 def _programme_page(programme: Programme, preview: bool, chosen: Category | None):
     now = current_time()
     state = now_next(programme, now, chosen.id if chosen else None)
+    # The reminder link goes once the last reminder can no longer be sent, which is not
+    # always a "now / next" boundary (an all-day event's reminders count from its hour).
+    remindable = reminders_to_come(programme, "programme", now)
     key = ("programme", programme.id, programme.version, chosen.id if chosen else None,
-           state.key, preview)
+           state.key, remindable, preview)
 
     def render() -> str:
         days = [(day, programme.occurrences_on(day, chosen.id if chosen else None))
                 for day in programme.days]
         counts = {cat_id: sum(1 for e in programme.events if e.category.id == cat_id)
                   for cat_id in programme.categories}
+        context = _page_context(programme, preview)
+        if not remindable:
+            context["remind_url"] = None
         return render_template("programme.html", days=days, category=chosen, state=state,
-                               counts=counts, **_page_context(programme, preview))
+                               counts=counts, **context)
 
     return _respond(key, render, max(_loaded_at(programme), state.since), private=preview)
 
@@ -390,12 +406,13 @@ def event(programme: str, event: str):
     boundaries = [moment for occ in chosen.occurrences for moment in (occ.start, occ.end)
                   if moment <= now]
     since = max([_loaded_at(found), *boundaries])
-    key = ("event", found.id, found.version, chosen.id, states, preview)
+    remindable = reminders_to_come(found, f"event:{chosen.id}", now)
+    key = ("event", found.id, found.version, chosen.id, states, remindable, preview)
 
     def render() -> str:
         return render_template(
             "event.html", event=chosen, states=dict(zip(chosen.occurrences, states)),
-            remind_url=f"/{found.id}/events/{chosen.id}/remind/",
+            remind_url=f"/{found.id}/events/{chosen.id}/remind/" if remindable else None,
             **{k: v for k, v in _page_context(found, preview).items() if k != "remind_url"})
 
     return _respond(key, render, since, private=preview)
