@@ -376,3 +376,35 @@ def test_script_never_marks_a_cancelled_event_as_on_now(visit, base_url):
     page.goto(base_url + PROGRAMME)
     page.wait_for_function("() => document.querySelector('.event.is-past') !== null")
     assert page.locator(".event.is-now").count() == 0
+
+
+def _in_viewport(page, selector: str) -> bool:
+    """Whether the element's top edge is on screen, not somewhere below it."""
+    return page.evaluate("""(selector) => { const r = document.querySelector(selector)
+        .getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.top < window.innerHeight; }""",
+                         selector)
+
+
+def test_my_programme_answers_in_view_on_a_phone(visit, base_url):
+    tab = visit(390, 844)
+    page = tab.page
+    page.goto(base_url + PROGRAMME + "my/")
+    # nothing ticked: a message, announced and on screen, not a silent reload
+    page.click("form.my-choice button[type=submit]")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "دست‌کم یک برنامه را علامت بزنید" in alert.inner_text()
+    assert _in_viewport(page, "[role=alert]")
+    # two events ticked: the new calendar is in view without scrolling down to it
+    page.check("input[name=e][value='think-tank']")
+    page.check("input[name=e][value='best-cooperatives-award']")
+    page.click("form.my-choice button[type=submit]")
+    page.wait_for_selector("#my-calendar section.subscribe")
+    page.evaluate("() => document.fonts.ready")
+    assert page.get_by_role("alert").count() == 0
+    assert _in_viewport(page, "#my-calendar")
+    assert _in_viewport(page, "#my-calendar .calendar-actions a")
+    assert page.locator("input[name=e][value='think-tank']").is_checked()
+    screenshot(page, "my-programme-390", full_page=False)
+    assert overflow(page) <= 0
+    assert tab.foreign_requests() == []

@@ -942,6 +942,47 @@ def test_my_programme_page_gives_a_working_personal_feed(feed_client):
     assert sorted(checked) == ["best-cooperatives-award", "think-tank"]
 
 
+def _sent_as_a_browser_would(client, page, ticked=()):
+    """The my-programme form sent the way a browser sends it: its hidden fields, the ticked
+    boxes, to its action (a browser drops the fragment from the request)."""
+    (form,) = page.cssselect("form.my-choice")
+    fields = [(field.get("name"), field.get("value"))
+              for field in form.cssselect("input[type=hidden]")]
+    fields += [("e", value) for value in ticked]
+    action = form.get("action")
+    assert action.endswith("#my-calendar")
+    return client.get(action.split("#")[0], query_string=fields)
+
+
+def test_my_programme_with_nothing_ticked_says_so(feed_client):
+    page = _page(feed_client, "/khalilabad-1404/my/")
+    assert not page.cssselect("[role=alert]")
+    response = _sent_as_a_browser_would(feed_client, page)
+    assert response.status_code == 400
+    again = lxml.html.fromstring(response.data)
+    (alert,) = again.cssselect("[role=alert]")
+    assert alert.get("id") == "my-calendar"
+    assert "دست‌کم یک برنامه را علامت بزنید" in alert.text_content()
+    assert not again.cssselect("section.subscribe")
+    assert len(again.cssselect("input[type=checkbox][name=e]")) == 11
+    assert "no-store" in response.headers["Cache-Control"]
+    unknown = feed_client.get("/khalilabad-1404/my/?build=1&e=no-such-event")
+    assert unknown.status_code == 400
+    assert lxml.html.fromstring(unknown.data).cssselect("[role=alert]")
+
+
+def test_my_programme_result_comes_before_the_list(feed_client):
+    page = _page(feed_client, "/khalilabad-1404/my/")
+    response = _sent_as_a_browser_would(feed_client, page, ["think-tank", "taxi-parade"])
+    assert response.status_code == 200
+    result = lxml.html.fromstring(response.data)
+    order = [element.get("id") or element.get("class")
+             for element in result.cssselect("#my-calendar, form.my-choice")]
+    assert order == ["my-calendar", "my-choice"]
+    assert result.cssselect("#my-calendar section.subscribe")
+    assert not result.cssselect("[role=alert]")
+
+
 def test_a_new_programme_title_is_a_new_feed_with_a_later_last_modified(tmp_path, folder):
     clock = Clock(T0)
     client = make_app(tmp_path, folder, clock).test_client()

@@ -308,6 +308,11 @@ def my_feed(programme: str, token: str):
                           f"{programme}-my.ics", private=True)
 
 
+# Sent by the "my programme" form, so a form sent with nothing ticked is told so rather than
+# shown again as if it had just been opened.
+MY_BUILD_PARAMETER = "build"
+
+
 def _my_serializer(app: Flask) -> URLSafeSerializer:
     return URLSafeSerializer(app.config["SECRET_KEY"], salt=MY_FEED_SALT)
 
@@ -339,15 +344,20 @@ def my_programme(programme: str):
         abort(404)
     asked = request.args.getlist("e")
     chosen = [event_id for event_id in asked if found.event(event_id)]
-    links = None
+    links, error = None, None
     if chosen:
         token = make_my_token(current_app, programme, chosen)
         links = {**_links(f"/{programme}/my/{token}.ics"), "personal": True}
+    elif asked:
+        error = "هیچ‌یک از برنامه‌های انتخاب‌شده در این برنامه نیست."
+    elif MY_BUILD_PARAMETER in request.args:  # the form was sent with nothing ticked
+        error = "دست‌کم یک برنامه را علامت بزنید و دوباره «ساختن تقویم من» را بزنید."
     events = sorted(found.events, key=lambda e: (e.occurrences[0].start, e.id)
                     if e.occurrences else (found.start(), e.id))
-    response = protect(current_app.make_response(render_template(
+    response = protect(current_app.make_response((render_template(
         "my_programme.html", programme=found, events=events, chosen=set(chosen),
-        chosen_any=bool(asked), feed_links=links)), private=bool(chosen))
+        error=error, feed_links=links, build_parameter=MY_BUILD_PARAMETER),
+        400 if error else 200)), private=bool(chosen))
     # The page holds a personal link once events are chosen: keep it out of shared caches.
     response.cache_control.no_store = True
     return response
