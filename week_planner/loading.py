@@ -343,6 +343,22 @@ def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, di
     if opened is not None:
         return opened.line + 1, opened.column + 1, _UNCLOSED_QUOTE, {}
 
+    # A value that starts with a character YAML reserves (@, `, *, &, !, |, >, %).
+    for mark in (problem_mark, context_mark):
+        special = _special_start(lines, mark)
+        if special is not None:
+            return special
+
+    if "flow sequence" in context or "flow mapping" in context:
+        opening = "[" if "sequence" in context else "{"
+        closing = "]" if opening == "[" else "}"
+        if context_mark is not None and context_mark.line < len(lines) and \
+                closing not in lines[context_mark.line][context_mark.column:]:
+            return context_mark.line + 1, context_mark.column + 1, N_(
+                "The '{opening}' that opens here is not closed: end it with '{closing}' on "
+                "the same line (or, if this is text, put it in Latin double "
+                "quotes){parser}."), {"opening": opening, "closing": closing}
+
     if "mapping values are not allowed" in problem:
         if previous is not None and _indent(line_text) > _indent(lines[previous]) and \
                 _KEY_AND_VALUE.match(lines[previous]):
@@ -369,6 +385,29 @@ def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, di
         return _indentation_problem(lines, index)
 
     return None
+
+
+_RESERVED_START = "@`*&!|>%"
+_VALUE_START = re.compile(r"^([ \t]*(?:-[ \t]+)*)(?:([^\s:#\"'][^:#]*?)[ \t]*:[ \t]+)?$")
+
+
+def _special_start(lines: list[str], mark: Any) -> tuple[int, int, str, dict] | None:
+    if mark is None or mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    if mark.column >= len(line) or line[mark.column] not in _RESERVED_START:
+        return None
+    before = _VALUE_START.match(line[:mark.column])
+    if before is None or (before.group(2) is None and "-" not in before.group(1)):
+        return None
+    value = re.sub(r"[ \t]+#.*$", "", line[mark.column:]).strip()
+    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    key = before.group(2)
+    return mark.line + 1, mark.column + 1, N_(
+        "This value starts with '{character}', which means something else to YAML. Put "
+        "the whole value in Latin double quotes: {fixed}{parser}."), {
+            "character": line[mark.column],
+            "fixed": f"{key.strip()}: {quoted}" if key else f"- {quoted}"}
 
 
 _TAB_MESSAGE = N_(
