@@ -444,10 +444,16 @@ def test_the_reminder_link_of_an_all_day_event_goes_at_its_hour_not_a_cached_pag
                                    "    date: 1404-06-17\n    all_day: true"))
     event = PROGRAMME + "events/best-cooperatives-award/"
     clock.moment = dt.datetime(2025, 9, 8, 7, 0, tzinfo=TEHRAN)
-    assert _remind_links(parse(client.get(event))) == [event + "remind/"]
+    # The edited file is loaded the evening before (Last-Modified can't be earlier).
+    with time_machine.travel(dt.datetime(2025, 9, 7, 20, 0, tzinfo=TEHRAN), tick=False):
+        assert _remind_links(parse(client.get(event))) == [event + "remind/"]
     assert _remind_links(parse(client.get(PROGRAMME))) == ["/khalilabad-1404/remind/"] * 2
+    before = client.get(event)
     clock.moment = dt.datetime(2025, 9, 8, 9, 0, tzinfo=TEHRAN)
-    assert _remind_links(parse(client.get(event))) == []
+    after = client.get(event, headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert after.status_code == 200 and _remind_links(parse(after)) == []
+    # The page changed at 08:00 Tehran (04:30 UTC), and says so.
+    assert after.last_modified == dt.datetime(2025, 9, 8, 4, 30, tzinfo=UTC)
     assert _remind_links(parse(client.get(PROGRAMME))) == []
 
 

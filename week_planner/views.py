@@ -265,14 +265,29 @@ def occurrence_state(occurrence: Occurrence, now: dt.datetime, cancelled: bool =
     return "upcoming"
 
 
+def reminders_end(programme: Programme, scope: str = "programme") -> dt.datetime | None:
+    """The last moment a reminder for ``scope`` may still be sent (None: it wants none)."""
+    # Imported here: reminders uses the feed views, which use this module.
+    from .reminders import reminders_end as last_moment
+    return last_moment(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+
+
 def reminders_to_come(programme: Programme, scope: str = "programme",
                       now: dt.datetime | None = None) -> bool:
     """Whether a subscription to ``scope`` would still get a reminder: the pages offer
     reminders only then."""
-    # Imported here: reminders uses the feed views, which use this module.
-    from .reminders import reminders_end
-    end = reminders_end(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+    end = reminders_end(programme, scope)
     return end is not None and end > (now or current_time())
+
+
+def reminders_state(programme: Programme, scope: str, now: dt.datetime
+                    ) -> tuple[bool, list[dt.datetime]]:
+    """(reminders still to come, [the moment they stopped, when that has passed]) for a
+    page's cache key and Last-Modified."""
+    end = reminders_end(programme, scope)
+    if end is None:
+        return False, []
+    return end > now, [end] if end <= now else []
 
 
 # -- helpers for templates --------------------------------------------------------------
@@ -377,7 +392,7 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
     state = now_next(programme, now, chosen.id if chosen else None)
     # The reminder link goes once the last reminder can no longer be sent, which is not
     # always a "now / next" boundary (an all-day event's reminders count from its hour).
-    remindable = reminders_to_come(programme, "programme", now)
+    remindable, stopped = reminders_state(programme, "programme", now)
     key = ("programme", programme.id, programme.version, chosen.id if chosen else None,
            state.key, remindable, preview)
 
@@ -392,7 +407,8 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
         return render_template("programme.html", days=days, category=chosen, state=state,
                                counts=counts, **context)
 
-    return _respond(key, render, max(_loaded_at(programme), state.since), private=preview)
+    return _respond(key, render, max(_loaded_at(programme), state.since, *stopped),
+                    private=preview)
 
 
 @pages.route("/<programme>/events/<event>/")
@@ -405,8 +421,8 @@ def event(programme: str, event: str):
     states = tuple(occurrence_state(occ, now, chosen.cancelled) for occ in chosen.occurrences)
     boundaries = [moment for occ in chosen.occurrences for moment in (occ.start, occ.end)
                   if moment <= now]
-    since = max([_loaded_at(found), *boundaries])
-    remindable = reminders_to_come(found, f"event:{chosen.id}", now)
+    remindable, stopped = reminders_state(found, f"event:{chosen.id}", now)
+    since = max([_loaded_at(found), *boundaries, *stopped])
     key = ("event", found.id, found.version, chosen.id, states, remindable, preview)
 
     def render() -> str:
