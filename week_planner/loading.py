@@ -689,6 +689,9 @@ class _Builder:
         self.problems: list[Problem] = []
         self.event_marks: dict[str, Mark] = {}
         self.id_mark: Mark | None = None
+        # Ids written under categories / venues, including those with errors of their own
+        # (an event naming one of them is not told that it does not exist).
+        self.declared: dict[str, set[str]] = {"categories": set(), "venues": set()}
 
     # -- reporting
     def problem(self, mark: Mark | None, code: str, message: str, path: str = "",
@@ -707,7 +710,14 @@ class _Builder:
             if key not in allowed:
                 suggestion = _suggest(key, allowed)
                 where = f"{path}.{key}" if path else key
-                if suggestion:
+                before, colon, after = str(key).partition(":")
+                if colon and before in allowed and after.strip():
+                    # {label:نشست} reads as one key "label:نشست" with no value.
+                    self.problem(mapping.key_marks[key], "unknown-key", N_(
+                        "A space is needed after the colon of '{key}:'. Write "
+                        "{fixed}{parser}."), where, key=before,
+                        fixed=f"{before}: {after.strip()}", parser=_parser_words(""))
+                elif suggestion:
                     self.problem(mapping.key_marks[key], "unknown-key", N_(
                         "Unknown key '{key}'. Did you mean '{suggestion}'?"), where,
                         key=key, suggestion=suggestion)
@@ -715,8 +725,9 @@ class _Builder:
                     self.problem(mapping.key_marks[key], "unknown-key", N_(
                         "Unknown key '{key}'. Allowed here: {allowed}."), where,
                         key=key, allowed=", ".join(allowed))
+        glued = {str(key).partition(":")[0] for key in mapping if ":" in str(key)}
         for key in required:
-            if key not in mapping:
+            if key not in mapping and key not in glued:
                 self.problem(mapping.mark, "missing-key", N_(
                     "'{key}' is missing here; it is required."),
                     f"{path}.{key}" if path else key, key=key)
@@ -976,6 +987,7 @@ class _Builder:
             self.problem(section.mark, "missing-key", N_(
                 "At least one category is needed under 'categories'."), "categories")
         result = {}
+        self.declared["categories"] = {str(raw_id) for raw_id in section}
         for raw_id, value in section.items():
             path = f"categories.{raw_id}"
             category_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["category"])
@@ -1041,6 +1053,7 @@ class _Builder:
     def venues(self, document: YMap) -> dict[str, Venue]:
         section = self.mapping(document, "venues", "venues")
         result = {}
+        self.declared["venues"] = {str(raw_id) for raw_id in (section or {})}
         for raw_id, value in (section or {}).items():
             path = f"venues.{raw_id}"
             venue_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["venue"])
@@ -1093,7 +1106,7 @@ class _Builder:
         if item.get("category") is not None:
             name = str(item["category"])
             category = categories.get(name)
-            if category is None:
+            if category is None and name not in self.declared["categories"]:
                 self.problem(item.value_marks["category"], "unknown-category", N_(
                     "There is no category '{value}' under 'categories'{hint}."),
                     f"{path}.category", value=name, hint=_suggest_reference(
@@ -1110,7 +1123,7 @@ class _Builder:
             else:
                 name = str(item["venue"])
                 venue = venues.get(name)
-                if venue is None:
+                if venue is None and name not in self.declared["venues"]:
                     self.problem(item.value_marks["venue"], "unknown-venue", N_(
                         "There is no venue '{value}' under 'venues'{hint}."),
                         f"{path}.venue", value=name, hint=_suggest_reference(
