@@ -316,8 +316,8 @@ def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, di
     # A key's colon with no space after it ("title:نشست"): the parser only notices on the
     # next line, so look back to where the mistake is.
     previous = _previous_content_line(lines, index)
-    earliest = min(x for x in (index, previous,
-                               context_mark.line if context_mark else None) if x is not None)
+    scanning_key = context_mark.line if context_mark and "simple key" in context else None
+    earliest = min(x for x in (index, previous, scanning_key) if x is not None)
     for candidate in range(index, earliest - 1, -1):
         match = _NO_SPACE_AFTER_KEY.match(lines[candidate])
         if match and match.group(2) in KNOWN_KEYS:
