@@ -320,6 +320,27 @@ def test_an_event_that_is_over_and_its_category_are_not_offered(app, smtp):
     assert subscriber.scope == "category:award" and smtp.mailbox.count() == 1
 
 
+def test_an_event_without_reminders_still_offers_change_notices_until_it_starts(app, smtp):
+    """The tribute (08:00–09:00 on the first day) has no reminders, but a subscriber is
+    told if it moves or is cancelled: offered until it starts, with no promise of a
+    reminder before it."""
+    client = app.test_client()
+    tehran = dt.timezone(dt.timedelta(hours=3, minutes=30))
+    with time_machine.travel(dt.datetime(2025, 9, 2, 7, 0, tzinfo=tehran), tick=False):
+        before = client.get("/khalilabad-1404/events/martyrs-tribute/remind/")
+        offered = [option.get("value") for option in lxml_html.fromstring(
+            client.get("/khalilabad-1404/remind/").data).cssselect("select#scope option")]
+    with time_machine.travel(dt.datetime(2025, 9, 2, 8, 30, tzinfo=tehran), tick=False):
+        started = client.get("/khalilabad-1404/events/martyrs-tribute/remind/")
+    assert before.status_code == 200
+    text = " ".join(lxml_html.fromstring(before.data).text_content().split())
+    assert "یادآوری فرستاده نمی‌شود، ولی اگر زمان یا مکان آن تغییر کند" in text
+    assert "پیش از آغاز برنامه پیامی برایتان می‌فرستیم" not in text
+    assert lxml_html.fromstring(before.data).cssselect("form input#address")
+    assert "category:ceremony" in offered
+    _assert_nothing_offered(started, "«ادای احترام به شهدای انقلاب» آغاز شده است")
+
+
 def test_confirmed_after_the_event_promises_nothing(app, smtp):
     client = app.test_client()
     with time_machine.travel(dt.datetime(2025, 9, 7, 12, 0, tzinfo=UTC), tick=False):

@@ -156,9 +156,7 @@ def _nothing_to_come(programme, event):
         return _done("یادآوری‌ای در پیش نیست", "برنامه‌ای که پیش از آن یادآوری فرستاده "
                      "شود دیگر در پیش نیست.", 200, programme)
     if event.cancelled:
-        message = f"«{event.title}» لغو شده است و یادآوری‌ای برای آن فرستاده نمی‌شود."
-    elif not event.reminders:
-        message = f"برای «{event.title}» یادآوری‌ای فرستاده نمی‌شود."
+        message = f"«{event.title}» لغو شده و زمانش گذشته است؛ یادآوری‌ای برای آن فرستاده نمی‌شود."
     elif all(occurrence.end <= current_time(current_app) for occurrence in event.occurrences):
         message = f"«{event.title}» برگزار شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
     else:

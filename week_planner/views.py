@@ -265,18 +265,27 @@ def occurrence_state(occurrence: Occurrence, now: dt.datetime, cancelled: bool =
     return "upcoming"
 
 
-def reminders_end(programme: Programme, scope: str = "programme") -> dt.datetime | None:
-    """The last moment a reminder for ``scope`` may still be sent (None: it wants none)."""
+def subscription_end(programme: Programme, scope: str = "programme") -> dt.datetime | None:
+    """The last moment a subscription to ``scope`` ("programme", "category:<id>",
+    "event:<id>") can still bring a message: a reminder (until the outbox's own limit), or
+    a notice that an occurrence moved or was cancelled (told until it starts). None: the
+    scope holds no event."""
     # Imported here: reminders uses the feed views, which use this module.
-    from .reminders import reminders_end as last_moment
-    return last_moment(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+    from .reminders import covers, reminders_end
+    moments = [occurrence.start for event in programme.events
+               if covers(scope, event.id, event.category.id)
+               for occurrence in event.occurrences]
+    last_reminder = reminders_end(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+    if last_reminder is not None:
+        moments.append(last_reminder)
+    return max(moments, default=None)
 
 
 def reminders_to_come(programme: Programme, scope: str = "programme",
                       now: dt.datetime | None = None) -> bool:
-    """Whether a subscription to ``scope`` would still get a reminder: the pages offer
-    reminders only then."""
-    end = reminders_end(programme, scope)
+    """Whether a subscription to ``scope`` would still bring a reminder or notice: the
+    pages offer one only then."""
+    end = subscription_end(programme, scope)
     return end is not None and end > (now or current_time())
 
 
@@ -284,7 +293,7 @@ def reminders_state(programme: Programme, scope: str, now: dt.datetime
                     ) -> tuple[bool, list[dt.datetime]]:
     """(reminders still to come, [the moment they stopped, when that has passed]) for a
     page's cache key and Last-Modified."""
-    end = reminders_end(programme, scope)
+    end = subscription_end(programme, scope)
     if end is None:
         return False, []
     return end > now, [end] if end <= now else []
