@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from . import get_registry, jalali
 from .colours import label_colours
-from .model import Category, Event, Occurrence, Programme
+from .model import Category, Event, Occurrence, Programme, paragraphs
 
 pages = Blueprint("pages", __name__)
 
@@ -300,15 +300,6 @@ def reminders_state(programme: Programme, scope: str, now: dt.datetime
 
 
 # -- helpers for templates --------------------------------------------------------------
-
-def paragraphs(text: str | None) -> list[str]:
-    """Paragraphs of a YAML description: blank lines separate them, single breaks join."""
-    if not text:
-        return []
-    blocks = [" ".join(line.strip() for line in block.splitlines() if line.strip())
-              for block in text.replace("\r\n", "\n").split("\n\n")]
-    return [block for block in blocks if block]
-
 
 def map_links(latitude: float, longitude: float) -> list[tuple[str, str]]:
     """(label, address) of the map services for a location; Iranian ones first."""
