@@ -101,6 +101,7 @@ def _set_up(state) -> None:
     cache = PageCache()
     app.extensions[CACHE_EXTENSION] = cache
     get_registry(app).on_change(cache.clear)
+    get_registry(app).on_change(lambda *_ignored: _SUBSCRIPTION_ENDS.clear())
     for name in ("format_gregorian_persian", "format_day_month", "to_ascii_digits"):
         app.add_template_filter(getattr(jalali, name), name)
     app.add_template_filter(paragraphs, "paragraphs")
@@ -265,20 +266,37 @@ def occurrence_state(occurrence: Occurrence, now: dt.datetime, cancelled: bool =
     return "upcoming"
 
 
+# subscription_end by (id of the programme, scope, all-day hour): every page asks, even one
+# served from the page cache. The entry keeps its programme, so the id is not reused;
+# emptied when schedules change, so old versions are not kept.
+_SUBSCRIPTION_ENDS: dict[tuple, tuple[Programme, dt.datetime | None]] = {}
+_SUBSCRIPTION_ENDS_LOCK = threading.Lock()
+
+
 def subscription_end(programme: Programme, scope: str = "programme") -> dt.datetime | None:
     """The last moment a subscription to ``scope`` ("programme", "category:<id>",
     "event:<id>") can still bring a message: a reminder (until the outbox's own limit), or
     a notice that an occurrence moved or was cancelled (told until it starts). None: the
     scope holds no event."""
+    hour = current_app.config["ALL_DAY_REMINDER_HOUR"]
+    key = (id(programme), scope, hour)
+    found = _SUBSCRIPTION_ENDS.get(key)
+    if found is not None and found[0] is programme:
+        return found[1]
     # Imported here: reminders uses the feed views, which use this module.
     from .reminders import covers, reminders_end
     moments = [occurrence.start for event in programme.events
                if covers(scope, event.id, event.category.id)
                for occurrence in event.occurrences]
-    last_reminder = reminders_end(programme, scope, current_app.config["ALL_DAY_REMINDER_HOUR"])
+    last_reminder = reminders_end(programme, scope, hour)
     if last_reminder is not None:
         moments.append(last_reminder)
-    return max(moments, default=None)
+    end = max(moments, default=None)
+    with _SUBSCRIPTION_ENDS_LOCK:
+        if len(_SUBSCRIPTION_ENDS) >= 1024:  # old programmes' entries go in one sweep
+            _SUBSCRIPTION_ENDS.clear()
+        _SUBSCRIPTION_ENDS[key] = (programme, end)
+    return end
 
 
 def reminders_to_come(programme: Programme, scope: str = "programme",
