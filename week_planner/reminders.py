@@ -226,7 +226,8 @@ def _insert_ignore(connection: Connection, table, rows: list[dict]) -> None:
 
 def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.datetime,
               base_url: str, all_day_hour: int = 8,
-              channels: Mapping[str, Sequence[str]] | None = None, prune_others: bool = False) -> ReconcileResult:
+              channels: Mapping[str, Sequence[str]] | None = None,
+              prune_others: bool = False) -> ReconcileResult:
     """Bring the outbox in step with ``programmes`` (every programme being served).
     ``prune_others``: cancel pending rows of programmes not among them (set it only when
     every schedule file loaded, so a file with errors does not lose its reminders)."""
