@@ -395,6 +395,8 @@ def test_my_programme_answers_in_view_on_a_phone(visit, base_url):
     alert.wait_for()
     assert "دست‌کم یک برنامه را علامت بزنید" in alert.inner_text()
     assert _in_viewport(page, "[role=alert]")
+    # styled as an error (its stylesheet is on the page even without a calendar box)
+    assert alert.evaluate("e => getComputedStyle(e).color") == "rgb(183, 28, 28)"
     # two events ticked: the new calendar is in view without scrolling down to it
     page.check("input[name=e][value='think-tank']")
     page.check("input[name=e][value='best-cooperatives-award']")
