@@ -213,6 +213,16 @@ def test_links_to_reminders_and_the_subscribe_box(client, clock):
     event_page = parse(client.get(PROGRAMME + "events/think-tank/"))
     assert "/khalilabad-1404/events/think-tank/remind/" in \
         [a.get("href") for a in event_page.cssselect("a")]
+    # a category's page asks for that category, and the remind page has it chosen
+    category_page = parse(client.get(PROGRAMME + "categories/visit/"))
+    link = "/khalilabad-1404/remind/?scope=category%3Avisit"
+    assert link in [a.get("href") for a in category_page.cssselect("a")]
+    form = parse(client.get(link))
+    (selected,) = form.cssselect("select[name=scope] option[selected]")
+    assert selected.get("value") == "category:visit"
+    plain = parse(client.get("/khalilabad-1404/remind/"))
+    assert [o.get("value") for o in plain.cssselect("select[name=scope] option[selected]")] \
+        in ([], ["programme"])
 
 
 def test_only_local_resources(client, clock):

@@ -183,6 +183,9 @@ def _subscribe(programme, event):
                 ended_category = category
     if not sms:
         form.channel.choices = [SelectChoice("email", "رایانامه")]
+    if request.method == "GET" and request.args.get("scope") in \
+            {choice.value for choice in form.scope.choices}:
+        form.scope.data = request.args["scope"]  # from a category's page
     error = None
     if request.method == "POST" and form.validate_on_submit():
         try:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Hashable
+from urllib.parse import urlencode
 
 from flask import (Blueprint, Flask, abort, current_app, redirect, render_template, request,
                    url_for)
@@ -410,7 +411,9 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
     state = now_next(programme, now, chosen.id if chosen else None)
     # The reminder link goes once the last reminder can no longer be sent, which is not
     # always a "now / next" boundary (an all-day event's reminders count from its hour).
-    remindable, stopped = reminders_state(programme, "programme", now)
+    # A category's page asks for that category's reminders (the remind page preselects it).
+    scope = f"category:{chosen.id}" if chosen else "programme"
+    remindable, stopped = reminders_state(programme, scope, now)
     key = ("programme", programme.id, programme.version, chosen.id if chosen else None,
            state.key, remindable, preview)
 
@@ -422,6 +425,8 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
         context = _page_context(programme, preview)
         if not remindable:
             context["remind_url"] = None
+        elif chosen:
+            context["remind_url"] += "?" + urlencode({"scope": scope})
         return render_template("programme.html", days=days, category=chosen, state=state,
                                counts=counts, **context)
 
