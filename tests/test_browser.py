@@ -196,6 +196,31 @@ def test_no_horizontal_scrolling(visit, base_url, path, width):
     assert tab.foreign_requests() == []
 
 
+def test_feed_address_breaks_only_after_a_slash_or_hyphen_on_a_phone(visit, base_url):
+    tab = visit(360)
+    page = tab.page
+    page.goto(base_url + PROGRAMME + "categories/visit/")
+    page.evaluate("() => document.fonts.ready")
+    code = page.locator(".calendar-address code")
+    address = code.inner_text()  # copied whole: no space or break character added
+    assert address.startswith("http") and address.endswith(PROGRAMME + "categories/visit.ics")
+    assert not any(character.isspace() or character == "\u200b" for character in address)
+    # the characters that end a line of the address, except the last line
+    line_ends = code.evaluate("""e => {
+        const chars = [];
+        const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode())
+            for (let i = 0; i < node.length; i++) {
+                const range = document.createRange();
+                range.setStart(node, i); range.setEnd(node, i + 1);
+                chars.push([node.data[i], range.getClientRects()[0].top]);
+            }
+        return chars.filter((c, i) => i + 1 < chars.length && chars[i + 1][1] > c[1] + 2)
+                    .map(c => c[0]);
+    }""")
+    assert line_ends and set(line_ends) <= {"/", "-"}, line_ends
+
+
 def test_category_filter(visit, base_url):
     tab = visit(360)
     page = tab.page
