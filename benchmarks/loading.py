@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from week_planner.loading import check_paths
+from week_planner.loading import check_paths, load_text
 
 EVENT = """  - id: event-{n}
     title: برنامه شماره {n} هفته تعاون در شهرستان
@@ -97,6 +97,30 @@ def main() -> None:
     print(f"PyYAML safe_load only:    {min(baseline):.3f} s   (baseline, same files)")
     print(f"ratio to baseline:        {best / min(baseline):.2f}×")
     print(f"per programme:            {best / loaded * 1000:.2f} ms")
+    hostile_lines()
+
+
+# Files with one long line of the kinds that make a regular expression backtrack: each
+# must load (with its errors) in about the time of an ordinary file of its size.
+HOSTILE = {
+    "quote look-alike, then spaces": 'programme:\n  id: x\nevents:\n  - id: e\n    start: "\u201c'
+                                     + " " * 200_000 + 'x"\n',
+    "': ' in a value, then spaces": "programme:\n  id: x\n  organiser: a: b" + " " * 200_000
+                                    + "c\n",
+    "reserved first character": "a" + " " * 200_000 + "b: @x\n",
+    "e-mail of dots": 'programme:\n  contact: {email: "a@' + "a." * 100_000 + ' "}\n',
+}
+
+
+def hostile_lines() -> None:
+    sample = (Path(__file__).resolve().parent.parent / "schedules" /
+              "khalilabad-1404.yaml").read_text(encoding="utf-8")
+    ordinary = sample * (200_000 // len(sample) + 1)  # as long, parsed to the first error
+    base = min(timed(lambda: load_text(ordinary), 3))
+    print(f"hostile 200 KB lines (an ordinary file of that size: {base * 1000:.1f} ms):")
+    for name, text in HOSTILE.items():
+        took = min(timed(lambda: load_text(text), 3))
+        print(f"  {name:32s} {took * 1000:8.1f} ms   ({took / base:.2f}×)")
 
 
 if __name__ == "__main__":

@@ -191,3 +191,29 @@ def test_sample_programme_is_the_khalilabad_week():
     reminded = {e.id for e in programme.events if e.reminders}
     assert {"taxi-parade", "best-cooperatives-award", "think-tank",
             "cooperative-visits"} <= reminded
+
+
+def test_a_control_character_after_an_unusual_line_break_is_placed_on_its_line():
+    (problem,) = load_text("a: b\x85c\x01").problems
+    # NEL ends line 1 for YAML; the control character is the second of line 2
+    assert (problem.line, problem.column, problem.code) == (2, 2, "yaml-syntax")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("programme:\n  id: x\n  organiser: a: b" + " " * 5000 + "c\n", 3),
+    ("a" + " " * 5000 + "b: @x\n", 1),
+])
+def test_a_very_long_line_gets_the_general_syntax_message(text, line):
+    """The explanations are for lines people type; a line of thousands of characters gets
+    the general message, still at its line (the loading benchmark times such lines)."""
+    (problem,) = [p for p in load_text(text).problems if p.code == "yaml-syntax"]
+    assert problem.line == line
+    assert "YAML cannot read the file from here on" in problem.message
+
+
+def test_time_in_look_alike_quotes_with_spaces_inside():
+    result = load_text('events:\n  - {id: e, start: "\u201c  16:30  \u201d"}\n')
+    (problem,) = [p for p in result.problems if p.code == "invalid-time"]
+    assert '"16:30"' in problem.text("en")
+    long = load_text('events:\n  - {id: e, start: "\u201c' + " " * 5000 + 'x"}\n')
+    assert [p.code for p in long.problems if p.path.endswith("start")] == ["invalid-time"]

@@ -36,10 +36,30 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$|^#[0-9a-fA-F]{3}$")
 TIME_RE = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{2})\s*$")
 SHORT_DURATION_RE = re.compile(r"^\s*(?:\d+\s*[dhm]\s*)+$", re.IGNORECASE)
 SHORT_DURATION_PART = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def looks_like_email(value: str) -> bool:
+    """name@host.tld: one '@', no spaces, a dot inside the host. String work rather than a
+    regular expression, which backtracks for a long time on a long line of dots."""
+    local, at, host = value.partition("@")
+    return bool(at and local and "@" not in host and "." in host[1:-1]
+                and not any(character.isspace() for character in value))
+
+
 URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 # «…», “…” and the like: quotation marks to a person, ordinary characters to YAML.
-_QUOTED_LOOK_ALIKE = re.compile(r"^\s*[«“”„‘’‹]\s*(.*?)\s*[»”“‘’›]\s*$")
+_OPENING_LOOK_ALIKES = "«“”„‘’‹"
+_CLOSING_LOOK_ALIKES = "»”“‘’›"
+
+
+def _inside_look_alike_quotes(value: str) -> str | None:
+    """The text inside «…», “…” and the like (quotation marks to a person, ordinary
+    characters to YAML), or None. Plain string work: linear in the value's length."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] in _OPENING_LOOK_ALIKES and \
+            value[-1] in _CLOSING_LOOK_ALIKES:
+        return value[1:-1].strip()
+    return None
 
 # Paths the service itself answers; a programme may not take one of these as its id.
 RESERVED_IDS = frozenset({
@@ -234,6 +254,9 @@ class _Converter:
 
 KNOWN_KEYS = frozenset(TOP_KEYS + PROGRAMME_KEYS + CONTACT_KEYS + CATEGORY_KEYS + VENUE_KEYS
                        + EVENT_KEYS)
+# Lines longer than this get the general message: the patterns below are written for the
+# lines people type, and a megabyte-long line must not keep the loader busy.
+_EXPLAINABLE = 1000
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
 _NO_SPACE_AFTER_KEY = re.compile(r"^([ \t]*(?:-[ \t]+)*)([A-Za-z_]+):(?=[^\s#])")
 _KEY_AND_VALUE = re.compile(r"^([ \t]*(?:-[ \t]+)*)([^\s:#\"'][^:#]*?)[ \t]*:[ \t]+(.+?)[ \t]*$")
@@ -296,8 +319,9 @@ def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, di
             position = getattr(error, "position", None)
             at = position if isinstance(position, int) and 0 <= position < len(text) and \
                 text[position] == character else text.index(character)
-            line = len(_LINE_BREAK.findall(text[:at])) + 1
-            start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+            breaks = list(_LINE_BREAK.finditer(text, 0, at))
+            line = len(breaks) + 1
+            start = breaks[-1].end() if breaks else 0
             return line, at - start + 1, N_(
                 "The file contains an invisible control character ({character}) that a "
                 "schedule cannot hold; delete it (it often comes with text pasted from "
@@ -312,13 +336,19 @@ def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, di
         return None
     index = min(problem_mark.line, len(lines) - 1)
     line_text = lines[index]
+    if len(line_text) > _EXPLAINABLE:
+        return None
 
     # A key's colon with no space after it ("title:نشست"): the parser only notices on the
     # next line, so look back to where the mistake is.
     previous = _previous_content_line(lines, index)
+    if previous is not None and len(lines[previous]) > _EXPLAINABLE:
+        previous = None
     scanning_key = context_mark.line if context_mark and "simple key" in context else None
     earliest = min(x for x in (index, previous, scanning_key) if x is not None)
     for candidate in range(index, earliest - 1, -1):
+        if len(lines[candidate]) > _EXPLAINABLE:
+            continue
         match = _NO_SPACE_AFTER_KEY.match(lines[candidate])
         if match and match.group(2) in KNOWN_KEYS:
             key = match.group(2)
@@ -395,7 +425,8 @@ def _special_start(lines: list[str], mark: Any) -> tuple[int, int, str, dict] | 
     if mark is None or mark.line >= len(lines):
         return None
     line = lines[mark.line]
-    if mark.column >= len(line) or line[mark.column] not in _RESERVED_START:
+    if len(line) > _EXPLAINABLE or mark.column >= len(line) or \
+            line[mark.column] not in _RESERVED_START:
         return None
     before = _VALUE_START.match(line[:mark.column])
     if before is None or (before.group(2) is None and "-" not in before.group(1)):
@@ -813,12 +844,12 @@ class _Builder:
             hour, minute = int(match.group(1)), int(match.group(2))
             if hour < 24 and minute < 60:
                 return dt.time(hour, minute)
-        inner = _QUOTED_LOOK_ALIKE.match(value) if isinstance(value, str) else None
-        if inner and TIME_RE.match(jalali.to_ascii_digits(inner.group(1))):
+        inner = _inside_look_alike_quotes(value) if isinstance(value, str) else None
+        if inner is not None and TIME_RE.match(jalali.to_ascii_digits(inner)):
             self.problem(mark, "invalid-time", N_(
                 "'{value}' is in quotation marks that YAML keeps as part of the text; "
                 "write the time in Latin double quotes: \"{time}\"."), path, value=value,
-                time=inner.group(1).strip())
+                time=inner)
             return None
         self.problem(mark, "invalid-time", N_(
             "'{value}' is not a time; write it as HH:MM on the 24-hour clock, in Latin "
@@ -962,7 +993,7 @@ class _Builder:
         if contact is not None:
             self.keys(contact, CONTACT_KEYS, (), "programme.contact")
             email = self.text(contact, "email", "programme.contact.email")
-            if email and not EMAIL_RE.match(email):
+            if email and not looks_like_email(email):
                 self.problem(contact.value_marks["email"], "invalid-email", N_(
                     "'{value}' is not an email address."), "programme.contact.email",
                     value=email)
