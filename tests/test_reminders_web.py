@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -515,8 +516,11 @@ def test_organiser_channel_hears_of_a_move_and_a_cancellation(app, webhook, sche
     text = sample.read_text(encoding="utf-8")
     think_tank = '    date: 1404-06-16\n    start: "16:00"\n    duration: 2h\n    venue: farmandari\n'
     assert text.count(think_tank) == 1
+    before = sample.stat().st_mtime_ns
     sample.write_text(text.replace(think_tank, think_tank.replace('"16:00"', '"18:00"')),
                       encoding="utf-8")
+    # the same size: move the mtime on, whatever the file system's clock resolution
+    os.utime(sample, ns=(before + 10**9, before + 10**9))
     reminders.registry.refresh(force=True)
     assert reminders.reconcile().notices == 1
     assert reminders.reconcile().notices == 0
@@ -535,6 +539,28 @@ def test_organiser_channel_hears_of_a_move_and_a_cancellation(app, webhook, sche
     moment = dt.datetime(2025, 9, 7, 14, tzinfo=UTC)  # past every reminder of the meeting
     reminders.send_due()
     assert not [body for path, body in webhook.received[2:] if "هم\u200cاندیشی" in body["title"]]
+
+
+def test_a_replaced_channel_url_does_not_get_a_sent_reminder_again(app, webhook,
+                                                                  channels_file):
+    """A new bot token is a new URL of the same group: the last reminder before the
+    meeting, already sent, does not go out again after the change."""
+    channels_file.write_text(f"organisers:\n  - {webhook.url}/old-token\n", encoding="utf-8")
+    moment = dt.datetime(2025, 9, 1, tzinfo=UTC)
+    reminders = Reminders(app, lambda: moment)
+    reminders.reconcile()
+    for moment in (dt.datetime(2025, 9, 6, 12, 31, tzinfo=UTC),  # think-tank - 1 d
+                   dt.datetime(2025, 9, 7, 10, 31, tzinfo=UTC)):  # think-tank - 2 h
+        reminders.send_due()
+    channels_file.write_text(f"organisers:\n  - {webhook.url}/new-token\n", encoding="utf-8")
+    moment += dt.timedelta(minutes=1)
+    reminders.reconcile()
+    reminders.send_due()
+    think_tank = [path for path, body in webhook.received if "هم\u200cاندیشی" in body["title"]]
+    assert think_tank == ["/old-token", "/old-token"]
+    # and what is still to come goes to the new URL
+    assert any(row.recipient == channel_target("organisers", f"{webhook.url}/new-token")
+               and row.status == "pending" for row in rows(app, reminder_outbox))
 
 
 def test_one_url_of_a_channel_down_is_retried_alone(app, webhook, channels_file):

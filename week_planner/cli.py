@@ -165,7 +165,12 @@ def scheduler() -> None:
     import signal
     from .scheduler import run_forever
     app = _app()
-    click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']}")
+    click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']} "
+               f"(links in mail: {app.config['BASE_URL']})")
+    if not os.environ.get("WEEK_PLANNER_BASE_URL"):
+        click.echo("week-planner: WEEK_PLANNER_BASE_URL is not set, so links in mail point "
+                   f"at {app.config['BASE_URL']}; set it to the site's public address",
+                   err=True)
 
     def stop(signum, frame):  # systemd's SIGTERM: let the batch under way finish
         raise SystemExit(0)

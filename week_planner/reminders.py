@@ -44,6 +44,7 @@ PENDING, SENDING, SENT, FAILED, CANCELLED, MISSED = (
     "pending", "sending", "sent", "failed", "cancelled", "missed")
 NOT_WANTED = "no longer wanted"
 SUPERSEDED = "late when planned; a later reminder follows"
+ALREADY_SENT = "already sent to this channel before its URL changed"
 
 Clock = Callable[[], dt.datetime]
 
@@ -246,8 +247,17 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         out = reminder_outbox.c
         existing = {row.key: row for row in connection.execute(
             select(out.id, out.key, out.kind, out.status, out.last_error, out.subscriber_id,
-                   out.occurrence_start, out.due_at, out.offset_seconds)
+                   out.occurrence_start, out.due_at, out.offset_seconds, out.programme_id,
+                   out.occurrence_key, out.channel, out.recipient)
             .where(out.programme_id.in_(ids)))}
+        # Reminders an organiser channel has had, by channel name: when one of its URLs is
+        # replaced (a new bot token), the new URL is a new recipient, and a reminder already
+        # due must not reach the same group a second time.
+        channel_sent = {(row.programme_id, row.occurrence_key, row.occurrence_start,
+                         row.offset_seconds, row.recipient.partition("/")[0])
+                        for row in existing.values()
+                        if row.kind == "reminder" and row.channel == "apprise"
+                        and row.status == SENT}
 
         # New rows. A reminder already due when it is first planned (a late subscription,
         # a new event) goes out at once only if no later one for the same occurrence and
@@ -266,6 +276,10 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
                 status = MISSED
             elif _superseded(item, latest_due, now):
                 status, error = CANCELLED, SUPERSEDED
+            elif item.channel == "apprise" and item.due_at <= now and (
+                    item.programme_id, item.occurrence_key, item.occurrence_start,
+                    item.offset_seconds, item.recipient.partition("/")[0]) in channel_sent:
+                status, error = CANCELLED, ALREADY_SENT
             new_rows.append(_row(item, status, error, now))
         _insert_ignore(connection, reminder_outbox, new_rows)
         result.inserted = sum(row["status"] == PENDING for row in new_rows)
