@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import jalali
 from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
-from .model import Event, Occurrence, Programme
+from .model import Occurrence, Programme
 from .calendar_views import event_calendar
 from .store import (rate_hits, reminder_occurrences, reminder_outbox, subscribers,
                     write_transaction)
@@ -117,17 +117,18 @@ def channel_target(name: str, url: str) -> str:
     return f"{name}/{digest('channel-url', url)[:12]}"
 
 
-def recipients_for(event: Event, programme_subscribers: Iterable[Subscriber],
+def recipients_for(event_id: str, category_id: str, notify: Iterable[str],
+                   programme_subscribers: Iterable[Subscriber],
                    channels: Mapping[str, Sequence[str]] | None = None
                    ) -> list[tuple[str, str, int | None]]:
-    """(channel, recipient, subscriber id): each address once, however many of its
-    subscriptions cover the event; then each URL of the event's organiser channels that the
-    channels file defines."""
+    """(channel, recipient, subscriber id) for an event: each address once, however many
+    of its subscriptions cover the event; then each URL of the organiser channels named in
+    ``notify`` that the channels file defines."""
     found: dict[tuple[str, str], int | None] = {}
     for subscriber in programme_subscribers:
-        if covers(subscriber.scope, event.id, event.category.id):
+        if covers(subscriber.scope, event_id, category_id):
             found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
-    for name in event.notify:
+    for name in notify:
         for url in (channels or {}).get(name, ()):
             found.setdefault(("apprise", channel_target(name, url)), None)
     return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
@@ -145,7 +146,8 @@ def plan(programme: Programme, programme_subscribers: Iterable[Subscriber],
     for event in programme.events:
         if event.cancelled or not event.reminders:
             continue
-        recipients = recipients_for(event, programme_subscribers, channels)
+        recipients = recipients_for(event.id, event.category.id, event.notify,
+                                    programme_subscribers, channels)
         for occurrence in event.occurrences:
             start = anchor(programme, occurrence, all_day_hour)
             for offset in event.reminders:
@@ -339,24 +341,6 @@ def _row(item: Wanted, status: str, error: str | None, now: dt.datetime) -> dict
             "sent_at": None, "sent_by": None}
 
 
-def notice_recipients(old: Mapping[str, Any], new: Mapping[str, Any] | None,
-                      programme_subscribers: Iterable[Subscriber],
-                      channels: Mapping[str, Sequence[str]]
-                      ) -> list[tuple[str, str, int | None]]:
-    """(channel, recipient, subscriber id) told of a change to one occurrence: the
-    subscribers it concerned, and each URL of the organiser channels that the event
-    notified before or after the change (a Telegram group told "16:00" hears of "18:00")."""
-    found: dict[tuple[str, str], int | None] = {}
-    for subscriber in programme_subscribers:
-        if covers(subscriber.scope, old["event_id"], old["category_id"]):
-            found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
-    names = list(old.get("notify", ())) + list((new or {}).get("notify", ()))
-    for name in dict.fromkeys(names):
-        for url in channels.get(name, ()):
-            found.setdefault(("apprise", channel_target(name, url)), None)
-    return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
-
-
 def _notices(connection: Connection, programme: Programme,
              programme_subscribers: Iterable[Subscriber], now: dt.datetime,
              base_url: str, channels: Mapping[str, Sequence[str]]) -> int:
@@ -390,8 +374,11 @@ def _notices(connection: Connection, programme: Programme,
         change = digest(json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True),
                         recorded[key])
         detail = json.dumps({"old": old, "new": new}, ensure_ascii=False)
-        for channel, recipient, subscriber_id in notice_recipients(
-                old, new, programme_subscribers, channels):
+        # The organiser channels the event notified before or after the change: a group
+        # told "16:00" hears of "18:00".
+        notify = [*old.get("notify", ()), *(new or {}).get("notify", ())]
+        for channel, recipient, subscriber_id in recipients_for(
+                old["event_id"], old["category_id"], notify, programme_subscribers, channels):
             rows.append({
                 "key": digest("notice", programme.id, key, change, channel, recipient),
                 "kind": "notice", "programme_id": programme.id, "event_id": old["event_id"],
