@@ -43,6 +43,15 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    from reminder_helpers import SmtpServer
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
 def _postgres_admin_url() -> str | None:
     import os
     return os.environ.get("WEEK_PLANNER_TEST_POSTGRESQL_URL")

@@ -39,13 +39,6 @@ class ManualClock:
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def app(tmp_path, schedules_dir, smtp, database_url):
     """On a SQLite file and on PostgreSQL (``database_url`` from conftest)."""
     from week_planner import create_app

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from lxml import html as lxml_html
 from sqlalchemy import select
 
-from reminder_helpers import SmtpServer, free_port
+from reminder_helpers import free_port
 from week_planner.cli import main
 from week_planner.remind_views import unsubscribe_token
 from week_planner.reminders import Reminders, channel_target
@@ -65,13 +65,6 @@ def webhook():
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
