@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from timing import samples_ms
 from week_planner.loading import check_paths, load_text
 
 EVENT = """  - id: event-{n}
@@ -61,12 +61,8 @@ def write_programmes(folder: Path, programmes: int, events: int) -> None:
 
 
 def timed(function, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return times
+    """Seconds of each of ``repeat`` calls."""
+    return [ms / 1000 for ms in samples_ms(function, repeat)]
 
 
 def main() -> None:
