@@ -18,7 +18,8 @@ KNOWN_CODES = {
     "duplicate-date", "invalid-time", "end-before-start", "invalid-offset", "unknown-timezone",
     "invalid-location", "alias-bomb", "forbidden-tag", "conflicting-keys", "invalid-status",
     "invalid-color", "invalid-url", "invalid-email", "too-deep", "arabic-letters",
-    "venue-overlap", "unknown-channel",
+    "venue-overlap", "unknown-channel", "too-many", "too-long", "offset-too-long",
+    "gregorian-date", "programme-too-long", "time-skipped", "time-twice", "too-many-problems",
 }
 
 VALID = {
@@ -113,3 +114,54 @@ def test_mutations_of_a_valid_programme(mutations, delete):
 def test_the_valid_base_loads():
     result = load_text(yaml.safe_dump(VALID, allow_unicode=True), "valid.yaml")
     assert result.ok, [p.format("en") for p in result.problems]
+
+
+# Extreme numbers in every numeric and date field: the loader returns a model or problems,
+# never raises, and a model it returns stays within the format's limits.
+huge_numbers = st.one_of(st.integers(min_value=-10**30, max_value=10**30),
+                         st.integers(min_value=0, max_value=10**4).map(str))
+extreme_dates = st.builds(lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}",
+                          st.integers(0, 99_999), st.integers(0, 99), st.integers(0, 99)) \
+    | st.sampled_from(["9999-01-01", "9999-12-29", "0001-01-01", "2025-09-08", "1404-12-30",
+                       "1403-12-30", "1499-12-29", "1300-01-01"])
+extreme_lengths = st.builds(lambda n, unit: f"{n}{unit}", st.integers(0, 10**40),
+                            st.sampled_from(["d", "h", "m"])) \
+    | st.builds(lambda n, unit: f"P{n}{unit}", st.integers(0, 10**40), st.sampled_from(["D", "W"])) \
+    | st.builds(lambda n: f"PT{n}H", st.integers(0, 10**40))
+extreme_times = st.builds(lambda h, m: f"{h}:{m:02d}", st.integers(0, 10**6), st.integers(0, 99))
+FIELDS = {
+    ("programme", "from"): extreme_dates, ("programme", "to"): extreme_dates,
+    ("events", 0, "date"): extreme_dates,
+    ("events", 1, "dates"): st.lists(extreme_dates, max_size=40),
+    ("events", 0, "start"): extreme_times, ("events", 0, "end"): extreme_times,
+    ("events", 1, "duration"): extreme_lengths | huge_numbers,
+    ("events", 0, "reminders"): st.lists(extreme_lengths | huge_numbers, max_size=8),
+    ("categories", "visit", "reminders"): st.lists(extreme_lengths, max_size=8),
+    ("venues", "hall", "location"): st.lists(huge_numbers | st.floats(), min_size=2, max_size=2),
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({path: strategy for path, strategy in FIELDS.items()}),
+       st.sets(st.sampled_from(sorted(FIELDS, key=str)), min_size=1))
+def test_extreme_numbers_in_every_field(values, chosen):
+    import datetime as dt
+
+    from week_planner.loading import (MAX_EVENT_LENGTH, MAX_PROGRAMME_DAYS,
+                                      MAX_REMINDER_OFFSET)
+    data = copy.deepcopy(VALID)
+    for path in chosen:
+        target = data
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = values[path]
+    result = load_text(yaml.safe_dump(data, allow_unicode=True), "extreme.yaml")
+    check(result)
+    programme = result.programme
+    if programme is not None:
+        assert (programme.last_day - programme.first_day).days < MAX_PROGRAMME_DAYS
+        for event in programme.events:
+            assert all(offset <= MAX_REMINDER_OFFSET for offset in event.own_reminders or ())
+            for occurrence in event.occurrences:
+                assert dt.timedelta(0) < occurrence.end - occurrence.start <= \
+                    MAX_EVENT_LENGTH + dt.timedelta(hours=1)

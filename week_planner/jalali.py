@@ -79,19 +79,35 @@ def has_arabic_letters(text: str) -> bool:
 def parse_jalali_date(text: str) -> dt.date:
     """``1404-06-11`` or ``1404/06/11`` (any digits) → the Gregorian date of that Jalali day.
 
-    Raises JalaliDateError with reason ``format``, ``month`` or ``day`` (with the month's
-    length in ``details``).
+    Raises JalaliDateError with reason ``format``, ``year`` (beyond what the calendar
+    library reckons), ``month`` or ``day`` (with the month's length in ``details``).
     """
-    match = _DATE_RE.match(to_ascii_digits(text))
-    if not match:
+    parts = date_parts(text)
+    if parts is None:
         raise JalaliDateError("format")
-    year, month, day = (int(part) for part in match.groups())
+    year, month, day = parts
+    if not jdatetime.MINYEAR <= year <= jdatetime.MAXYEAR:
+        raise JalaliDateError("year", year=year)
     if not 1 <= month <= 12:
         raise JalaliDateError("month", month=month)
     length = month_length(year, month)
     if not 1 <= day <= length:
         raise JalaliDateError("day", day=day, month=month, year=year, length=length)
     return jdatetime.date(year, month, day).togregorian()
+
+
+def date_parts(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) as written in ``1404-06-11`` or ``۱۴۰۴/۶/۱۱``, unchecked."""
+    match = _DATE_RE.match(to_ascii_digits(text))
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def from_gregorian_parts(year: int, month: int, day: int) -> str | None:
+    """``2025-09-08`` read as a Gregorian date → ``1404-06-17``; None if it is none."""
+    try:
+        return iso_jalali(dt.date(year, month, day))
+    except ValueError:
+        return None
 
 
 def month_length(year: int, month: int) -> int:

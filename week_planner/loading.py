@@ -31,6 +31,31 @@ from .problems import N_, Problem
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000  # nodes visited while expanding aliases; a normal 1 MB file has fewer
+
+# The limits of the format (docs/schedule-format.md, "Limits"). Each is far above what a
+# real week needs and low enough that no file can make the pages, feeds or reminder plans
+# of the service large or slow: the worst file costs about what a big real one does.
+MAX_PROGRAMME_DAYS = 31  # the Cooperative Week is 7
+JALALI_YEARS = range(1300, 1500)  # plausible Jalali years (1921–2121)
+GREGORIAN_YEARS = range(1900, 2200)  # a year here was most likely typed as a Gregorian one
+MAX_EVENT_LENGTH = dt.timedelta(days=3)  # longer: an all-day event on several dates
+MAX_REMINDER_OFFSET = dt.timedelta(days=30)
+MAX_REMINDERS = 5  # offsets in one 'reminders' list
+MAX_EVENTS = 500
+MAX_CATEGORIES = 50
+MAX_VENUES = 200
+MAX_DATES = MAX_PROGRAMME_DAYS  # dates of one event (each at most once, within the week)
+MAX_LIST_ITEMS = 20  # hosts, notify
+MAX_TEXT = 200  # characters of a title, label, name, host, organiser, phone, e-mail
+MAX_ADDRESS = 500
+MAX_LONG_TEXT = 10_000  # characters of a description
+MAX_URL = 2_000
+MAX_PROBLEMS = 100  # reported per file; the rest are counted in one closing problem
+MAX_ITEMS = MAX_EVENTS  # items of any list read from the file (the longest list allowed)
+# Lines and commas: a bound on the values a file can hold, counted before YAML reads it. The
+# largest programme the limits allow has about 20,000; a megabyte of "a," has 500,000, and
+# composing those alone would take seconds and 200 MB.
+MAX_SEPARATORS = 100_000
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$|^#[0-9a-fA-F]{3}$")
 TIME_RE = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{2})\s*$")
@@ -86,6 +111,22 @@ class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoa
 
     yaml_implicit_resolvers: dict = {}
 
+    # With no implicit resolvers every node gets its kind's default tag; saying so directly
+    # spares PyYAML's generic resolver a Python call chain per node (a third of composing
+    # a megabyte of short values).
+    _DEFAULT_TAGS = {yaml.ScalarNode: "tag:yaml.org,2002:str",
+                     yaml.SequenceNode: "tag:yaml.org,2002:seq",
+                     yaml.MappingNode: "tag:yaml.org,2002:map"}
+
+    def resolve(self, kind, value, implicit):
+        return self._DEFAULT_TAGS[kind]
+
+    def descend_resolver(self, current_node, current_index):
+        pass
+
+    def ascend_resolver(self):
+        pass
+
 
 _ALLOWED_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
@@ -108,20 +149,26 @@ class Mark:
 
 
 class YMap(dict):
-    """A mapping from the file, with where each key and value stood."""
+    """A mapping from the file, with where each key and value stood. Like a list, only its
+    first MAX_ITEMS keys are read; ``written`` is how many it has."""
 
-    def __init__(self, mark: Mark):
+    def __init__(self, mark: Mark, written: int = 0):
         super().__init__()
         self.mark = mark
+        self.written = written
         self.key_marks: dict[str, Mark] = {}
         self.value_marks: dict[str, Mark] = {}
 
 
 class YSeq(list):
-    def __init__(self, mark: Mark):
+    """A list from the file. Only its first MAX_ITEMS items are read; ``written`` is how
+    many the file has (what a limit's message states)."""
+
+    def __init__(self, mark: Mark, written: int = 0):
         super().__init__()
         self.mark = mark
         self.item_marks: list[Mark] = []
+        self.written = written
 
 
 class YInt(int):
@@ -139,6 +186,11 @@ class YFloat(float):
         number = super().__new__(cls, float(raw))
         number.raw = raw
         return number
+
+
+def _written(items: list) -> int:
+    """How many items a list has in the file (past MAX_ITEMS they are only counted)."""
+    return max(len(items), getattr(items, "written", 0))
 
 
 def _as_written(value: Any) -> str:
@@ -196,7 +248,9 @@ class _Converter:
                     raise ValueError(value)
                 return value.lower() == "true"
             if tag == "tag:yaml.org,2002:int" or (plain and _INT_RE.match(value)):
-                return YInt(value)
+                # A number longer than any real one stays text: the field it is in says
+                # what is wrong with it (Python refuses to read over 4,300 digits).
+                return YInt(value) if len(value) <= 100 else value
             if tag == "tag:yaml.org,2002:float" or (plain and _FLOAT_RE.match(value)):
                 return YFloat(value)
         except ValueError:
@@ -205,16 +259,18 @@ class _Converter:
         return value
 
     def _sequence(self, node: yaml.SequenceNode) -> YSeq:
-        result = YSeq(Mark.of(node))
-        for item in node.value:
+        # Items past the longest list the format allows are counted, not read: a file of
+        # 15,000 events is told it has too many without 15,000 events being checked.
+        result = YSeq(Mark.of(node), len(node.value))
+        for item in node.value[:MAX_ITEMS + 1]:
             result.append(self.convert(item))
             result.item_marks.append(Mark.of(item))
         return result
 
     def _mapping(self, node: yaml.MappingNode) -> YMap:
-        result = YMap(Mark.of(node))
+        result = YMap(Mark.of(node), len(node.value))
         merged: list[YMap] = []
-        for key_node, value_node in node.value:
+        for key_node, value_node in node.value[:MAX_ITEMS + 1]:
             if key_node.tag == "tag:yaml.org,2002:merge" or (
                     isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
                     and key_node.style in (None, "")):
@@ -566,6 +622,13 @@ def load_text(data: bytes | str, filename: str = "<text>",
             {}))
         return result
 
+    separators = text.count("\n") + text.count(",")
+    if separators > MAX_SEPARATORS:
+        result.problems.append(Problem(filename, 0, 0, "too-many", N_(
+            "The file has {found} lines and commas; a programme has far fewer (at most "
+            "{limit}). Check that this is the right file."), {
+                "found": separators, "limit": MAX_SEPARATORS}))
+        return result
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
@@ -594,7 +657,19 @@ def load_text(data: bytes | str, filename: str = "<text>",
     result.problems.extend(builder.problems)
     result.id_mark = builder.id_mark
     result.problems.sort(key=lambda p: (p.line, p.column, p.severity != "error"))
-    if not result.errors:
+    unreported = dict(builder.unreported)
+    for problem in result.problems[MAX_PROBLEMS:]:
+        unreported[problem.severity] += 1
+    del result.problems[MAX_PROBLEMS:]
+    if unreported["error"] or unreported["warning"]:
+        result.problems.append(Problem(
+            filename, 0, 0, "too-many-problems", N_(
+                "… and {count} more problems ({errors} of them errors) that are not listed. "
+                "Correct the ones above and check the file again."),
+            {"count": unreported["error"] + unreported["warning"],
+             "errors": unreported["error"]},
+            "error" if unreported["error"] else "warning"))
+    if not result.errors and not builder.error_count:
         result.programme = programme
     return result
 
@@ -664,7 +739,27 @@ WHAT = {
     "category": {"en": "a category", "fa": "دسته"},
     "venue": {"en": "a venue", "fa": "مکان"},
     "event": {"en": "an event", "fa": "رویداد"},
+    # counted things, after a number ("7 reminders"; Persian keeps the singular)
+    "reminders": {"en": "reminders", "fa": "یادآوری"},
+    "items": {"en": "items", "fa": "مورد"},
+    "events": {"en": "events", "fa": "رویداد"},
+    "categories": {"en": "categories", "fa": "دسته"},
+    "venues": {"en": "venues", "fa": "مکان"},
+    "dates": {"en": "dates", "fa": "تاریخ"},
+    "keys": {"en": "keys", "fa": "کلید"},
+    # what a length of time is ("longer than … may be")
+    "reminder": {"en": "the time of a reminder before its event",
+                 "fa": "فاصلهٔ یادآوری تا رویداد"},
+    "duration": {"en": "an event", "fa": "یک رویداد"},
 }
+
+
+def _format_length(length: dt.timedelta) -> dict[str, str]:
+    """«۳۰ روز» / "30 days": a limit as the organiser reads it."""
+    days, hours = length.days, length.seconds // 3600
+    english = f"{days} days" if not hours else f"{days * 24 + hours} hours"
+    persian = f"{days} روز" if not hours else f"{days * 24 + hours} ساعت"
+    return {"en": english, "fa": jalali.to_persian_digits(persian)}
 
 
 def _stated(text: str) -> dict[str, str]:
@@ -718,6 +813,8 @@ class _Builder:
         self.file = filename
         self.channels = set(channels) if channels is not None else None
         self.problems: list[Problem] = []
+        self.error_count = 0  # every error found, reported or not
+        self.unreported: dict[str, int] = {"error": 0, "warning": 0}
         self.event_marks: dict[str, Mark] = {}
         self.id_mark: Mark | None = None
         # Ids written under categories / venues, including those with errors of their own
@@ -727,9 +824,32 @@ class _Builder:
     # -- reporting
     def problem(self, mark: Mark | None, code: str, message: str, path: str = "",
                 severity: str = "error", **args) -> None:
+        if severity == "error":
+            self.error_count += 1
+        if self.full:
+            self.unreported[severity] += 1
+            return
         line, column = (mark.line, mark.column) if mark else (0, 0)
         self.problems.append(Problem(self.file, line, column, code, message, args,
                                      severity, path))
+
+    @property
+    def full(self) -> bool:
+        """Enough problems reported: the rest are only counted (a file of 15,000 broken
+        events is told about its first hundred, not made into a 200 MB report)."""
+        return len(self.problems) >= MAX_PROBLEMS
+
+    def too_many(self, mark: Mark | None, what: dict, found: int, limit: int,
+                 path: str) -> None:
+        self.problem(mark, "too-many", N_(
+            "There are {found} {what} here; at most {limit} are allowed. Only the first "
+            "{limit} are checked."), path, found=found, what=what, limit=limit)
+
+    def too_long(self, mark: Mark, key: str, path: str, length: int, limit: int) -> None:
+        self.problem(mark, "too-long", N_(
+            "'{key}' is {length} characters long; it may have at most {limit}. Shorten it "
+            "(a long text belongs on the programme's own web page, linked with 'url')."),
+            path, key=key, length=length, limit=limit)
 
     def _value_mark(self, parent: YMap, key: str) -> Mark:
         return parent.value_marks.get(key, parent.mark)
@@ -737,8 +857,13 @@ class _Builder:
     # -- generic checks
     def keys(self, mapping: YMap, allowed: tuple[str, ...], required: tuple[str, ...],
              path: str) -> None:
+        if _written(mapping) > MAX_ITEMS:
+            self.too_many(mapping.mark, WHAT["keys"], _written(mapping), len(allowed), path)
         for key in mapping:
             if key not in allowed:
+                if self.full:  # only counted: no need to look for a suggestion
+                    self.problem(None, "unknown-key", "", path)
+                    continue
                 suggestion = _suggest(key, allowed)
                 where = f"{path}.{key}" if path else key
                 before, colon, after = str(key).partition(":")
@@ -775,7 +900,7 @@ class _Builder:
         return value
 
     def text(self, parent: YMap, key: str, path: str, required: bool = False,
-             ) -> str | None:
+             limit: int = MAX_TEXT) -> str | None:
         value = parent.get(key)
         if value is None:
             if required and key in parent:
@@ -791,6 +916,9 @@ class _Builder:
             if required:
                 self.problem(self._value_mark(parent, key), "missing-key", N_(
                     "'{key}' is empty; it is required."), path, key=key)
+            return None
+        if len(text) > limit:
+            self.too_long(self._value_mark(parent, key), key, path, len(text), limit)
             return None
         if jalali.has_arabic_letters(text):
             self.problem(self._value_mark(parent, key), "arabic-letters", N_(
@@ -816,6 +944,10 @@ class _Builder:
                 "'{value}' is not a Jalali date; write it as YYYY-MM-DD, for example "
                 "1404-06-11."), path, value="" if value is None else str(value))
             return None
+        parts = jalali.date_parts(value)
+        if parts is not None and parts[0] not in JALALI_YEARS:
+            self.implausible_year(value, parts, mark, path)
+            return None
         try:
             return jalali.parse_jalali_date(value)
         except jalali.JalaliDateError as error:
@@ -838,12 +970,35 @@ class _Builder:
                     "1404-06-11."), path, value=value)
             return None
 
+    def implausible_year(self, value: str, parts: tuple[int, int, int], mark: Mark,
+                         path: str) -> None:
+        year = parts[0]
+        converted = jalali.from_gregorian_parts(*parts) if year in GREGORIAN_YEARS else None
+        if converted is not None:
+            self.problem(mark, "gregorian-date", N_(
+                "'{value}' looks like a Gregorian date; write the Jalali date: {jalali}."),
+                path, value=value, jalali=_stated(converted))
+        elif year in GREGORIAN_YEARS:
+            self.problem(mark, "gregorian-date", N_(
+                "'{value}' looks like a Gregorian date; write the Jalali date, for example "
+                "1404-06-17."), path, value=value)
+        else:
+            self.problem(mark, "invalid-date", N_(
+                "The year of '{value}' is not plausible: write a Jalali year from {first} "
+                "to {last}, for example 1404-06-17."), path, value=value,
+                first=JALALI_YEARS.start, last=JALALI_YEARS.stop - 1)
+
     def time(self, value: Any, mark: Mark, path: str) -> dt.time | None:
         match = TIME_RE.match(jalali.to_ascii_digits(value)) if isinstance(value, str) else None
         if match:
             hour, minute = int(match.group(1)), int(match.group(2))
             if hour < 24 and minute < 60:
                 return dt.time(hour, minute)
+            self.problem(mark, "invalid-time", N_(
+                "'{value}' is not a time: the hour must be 0–23 and the minutes 00–59. An "
+                "event that runs past midnight starts the day before, with a 'duration'."),
+                path, value=value)
+            return None
         inner = _inside_look_alike_quotes(value) if isinstance(value, str) else None
         if inner is not None and TIME_RE.match(jalali.to_ascii_digits(inner)):
             self.problem(mark, "invalid-time", N_(
@@ -857,14 +1012,20 @@ class _Builder:
             value="" if value is None else str(value))
         return None
 
-    def offset(self, value: Any, mark: Mark, path: str, positive: bool) -> dt.timedelta | None:
-        parsed = parse_offset(value)
-        if parsed is None or parsed < dt.timedelta(0) or (positive and not parsed):
+    def offset(self, value: Any, mark: Mark, path: str, positive: bool,
+               limit: dt.timedelta, what: dict) -> dt.timedelta | None:
+        minutes = offset_minutes(value)
+        if minutes is None or minutes < 0 or (positive and not minutes):
             self.problem(mark, "invalid-offset", N_(
                 "'{value}' is not a length of time; write for example 30m, 2h, 1d, "
                 "1d 2h or PT2H."), path, value="" if value is None else str(value))
             return None
-        return parsed
+        if minutes > limit // dt.timedelta(minutes=1):
+            self.problem(mark, "offset-too-long", N_(
+                "'{value}' is longer than {what} may be: at most {limit}."), path,
+                value=str(value), what=what, limit=_format_length(limit))
+            return None
+        return dt.timedelta(minutes=minutes)
 
     def offsets(self, parent: YMap, key: str, path: str) -> tuple[dt.timedelta, ...] | None:
         if key not in parent:
@@ -877,11 +1038,15 @@ class _Builder:
             value.append(parent[key])
         else:
             marks = value.item_marks
-        found = []
-        for index, (item, mark) in enumerate(zip(value, marks)):
-            offset = self.offset(item, mark, f"{path}[{index}]", positive=False)
-            if offset is not None and offset not in found:
-                found.append(offset)
+        if _written(value) > MAX_REMINDERS:
+            self.too_many(parent.value_marks[key], WHAT["reminders"], _written(value),
+                          MAX_REMINDERS, path)
+        found: set[dt.timedelta] = set()
+        for index, (item, mark) in enumerate(zip(value[:MAX_REMINDERS], marks)):
+            offset = self.offset(item, mark, f"{path}[{index}]", positive=False,
+                                 limit=MAX_REMINDER_OFFSET, what=WHAT["reminder"])
+            if offset is not None:
+                found.add(offset)
         return tuple(sorted(found, reverse=True))
 
     def text_list(self, parent: YMap, key: str, path: str) -> tuple[str, ...]:
@@ -896,13 +1061,20 @@ class _Builder:
             self.problem(self._value_mark(parent, key), "wrong-type", N_(
                 "'{key}' must be a list, for example [first, second]."), path, key=key)
             return ()
+        if _written(value) > MAX_LIST_ITEMS:
+            self.too_many(self._value_mark(parent, key), WHAT["items"], _written(value),
+                          MAX_LIST_ITEMS, path)
         items = []
-        for index, (item, mark) in enumerate(zip(value, marks)):
+        for index, (item, mark) in enumerate(zip(value[:MAX_LIST_ITEMS], marks)):
             if item is None or isinstance(item, (bool, YMap, YSeq)):
                 self.problem(mark, "wrong-type", N_("'{key}' must be a list of texts."),
                              f"{path}[{index}]", key=key)
                 continue
-            items.append(_as_written(item).strip())
+            text = _as_written(item).strip()
+            if len(text) > MAX_TEXT:
+                self.too_long(mark, key, f"{path}[{index}]", len(text), MAX_TEXT)
+                continue
+            items.append(text)
             if jalali.has_arabic_letters(items[-1]):
                 self.problem(mark, "arabic-letters", N_(
                     "'{key}' contains the Arabic letters ي or ك; the Persian ی and ک are "
@@ -921,7 +1093,7 @@ class _Builder:
         return value
 
     def url(self, parent: YMap, key: str, path: str) -> str | None:
-        value = self.text(parent, key, path)
+        value = self.text(parent, key, path, limit=MAX_URL)
         if value is not None and not URL_RE.match(value):
             self.problem(self._value_mark(parent, key), "invalid-url", N_(
                 "'{value}' is not a web address; it must start with http:// or https://."),
@@ -951,7 +1123,7 @@ class _Builder:
                          source=self.file, version=version, **header)
 
     def _has_errors(self) -> bool:
-        return any(p.is_error for p in self.problems)
+        return self.error_count > 0
 
     def programme_header(self, head: YMap) -> dict | None:
         self.keys(head, PROGRAMME_KEYS, ("id", "title", "organiser", "from", "to"),
@@ -969,7 +1141,8 @@ class _Builder:
         header["title"] = self.text(head, "title", "programme.title", required=True)
         header["organiser"] = self.text(head, "organiser", "programme.organiser",
                                         required=True)
-        header["description"] = self.text(head, "description", "programme.description")
+        header["description"] = self.text(head, "description", "programme.description",
+                                          limit=MAX_LONG_TEXT)
         header["draft"] = self.boolean(head, "draft", "programme.draft")
         timezone = self.text(head, "timezone", "programme.timezone") or "Asia/Tehran"
         if not _valid_timezone(timezone):
@@ -989,6 +1162,15 @@ class _Builder:
                 "'to' ({to}) comes before 'from' ({from_}); the week must end on or after "
                 "its first day."), "programme.to", to=str(head["to"]),
                 from_=str(head["from"]))
+        elif header.get("first_day") and header.get("last_day") and \
+                (header["last_day"] - header["first_day"]).days + 1 > MAX_PROGRAMME_DAYS:
+            self.problem(head.value_marks["to"], "programme-too-long", N_(
+                "From {from_} to {to} is {days} days; a programme spans at most {limit} days "
+                "(the Cooperative Week is 7). Check the year and month of 'from' and 'to'."),
+                "programme.to", from_=str(head["from"]), to=str(head["to"]),
+                days=(header["last_day"] - header["first_day"]).days + 1,
+                limit=MAX_PROGRAMME_DAYS)
+            header["last_day"] = None
         contact = self.mapping(head, "contact", "programme.contact")
         if contact is not None:
             self.keys(contact, CONTACT_KEYS, (), "programme.contact")
@@ -1019,7 +1201,10 @@ class _Builder:
                 "At least one category is needed under 'categories'."), "categories")
         result = {}
         self.declared["categories"] = {str(raw_id) for raw_id in section}
-        for raw_id, value in section.items():
+        if _written(section) > MAX_CATEGORIES:
+            self.too_many(section.mark, WHAT["categories"], _written(section), MAX_CATEGORIES,
+                          "categories")
+        for raw_id, value in list(section.items())[:MAX_CATEGORIES]:
             path = f"categories.{raw_id}"
             category_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["category"])
             if not isinstance(value, YMap):
@@ -1049,7 +1234,7 @@ class _Builder:
             return None
         self.keys(value, VENUE_KEYS, ("name",), path)
         name = self.text(value, "name", f"{path}.name", required=True)
-        address = self.text(value, "address", f"{path}.address")
+        address = self.text(value, "address", f"{path}.address", limit=MAX_ADDRESS)
         location = None
         if value.get("location") is not None:
             location = self.location(value["location"], value.value_marks["location"],
@@ -1085,7 +1270,10 @@ class _Builder:
         section = self.mapping(document, "venues", "venues")
         result = {}
         self.declared["venues"] = {str(raw_id) for raw_id in (section or {})}
-        for raw_id, value in (section or {}).items():
+        if section and _written(section) > MAX_VENUES:
+            self.too_many(section.mark, WHAT["venues"], _written(section), MAX_VENUES,
+                          "venues")
+        for raw_id, value in list((section or {}).items())[:MAX_VENUES]:
             path = f"venues.{raw_id}"
             venue_id = self.slug(raw_id, section.key_marks[raw_id], path, WHAT["venue"])
             venue = self.venue(value, section.value_marks[raw_id], path, venue_id)
@@ -1104,7 +1292,10 @@ class _Builder:
             return []
         seen: dict[str, Mark] = {}
         events = []
-        for index, (item, mark) in enumerate(zip(section, section.item_marks)):
+        if _written(section) > MAX_EVENTS:
+            self.too_many(document.value_marks["events"], WHAT["events"], _written(section),
+                          MAX_EVENTS, "events")
+        for index, (item, mark) in enumerate(zip(section[:MAX_EVENTS], section.item_marks)):
             event = self.event(item, mark, f"events[{index}]", header, categories, venues)
             if event is None:
                 continue
@@ -1126,7 +1317,7 @@ class _Builder:
             self.problem(mark, "wrong-type", N_(
                 "Each event is a mapping that starts with '- id: ...'."), path)
             return None
-        before = len([p for p in self.problems if p.is_error])
+        before = self.error_count
         self.keys(item, EVENT_KEYS, ("id", "title", "category"), path)
         event_id = None
         if "id" in item:
@@ -1174,12 +1365,12 @@ class _Builder:
                         "The channel '{value}' is not defined in the channels file."),
                         f"{path}.notify", severity="warning", value=name)
         own_reminders = self.offsets(item, "reminders", f"{path}.reminders")
-        description = self.text(item, "description", f"{path}.description")
+        description = self.text(item, "description", f"{path}.description",
+                                limit=MAX_LONG_TEXT)
         hosts = self.text_list(item, "hosts", f"{path}.hosts")
         url = self.url(item, "url", f"{path}.url")
 
-        errors_now = len([p for p in self.problems if p.is_error])
-        if errors_now > before or not (event_id and title and category and dates) \
+        if self.error_count > before or not (event_id and title and category and dates) \
                 or header is None:
             return None
         tz = zoneinfo.ZoneInfo(header["timezone"]) if _valid_timezone(header["timezone"]) \
@@ -1189,6 +1380,9 @@ class _Builder:
         occurrences = tuple(
             _occurrence(event_id, day, tz, all_day, start, end, duration, len(dates) > 1)
             for day in dates)
+        if not all_day:
+            self.edge_times(item, path, dates, tz, header["timezone"],
+                            (("start", start), ("end", end)))
         return Event(id=event_id, title=title, category=category, dates=dates,
                      occurrences=occurrences, all_day=all_day, start_time=start,
                      end_time=end, duration=duration, venue=venue,
@@ -1217,7 +1411,11 @@ class _Builder:
                     "[1404-06-12, 1404-06-14]."), f"{path}.dates")
                 return ()
             marks = values.item_marks
-        found: list[dt.date] = []
+            if _written(values) > MAX_DATES:
+                self.too_many(item.value_marks["dates"], WHAT["dates"], _written(values),
+                              MAX_DATES, f"{path}.dates")
+                values = values[:MAX_DATES]
+        found: set[dt.date] = set()
         for index, (value, mark) in enumerate(zip(values, marks)):
             where = f"{path}.{key}" + (f"[{index}]" if key == "dates" else "")
             day = self.date(value, mark, where)
@@ -1235,8 +1433,36 @@ class _Builder:
                 self.problem(mark, "duplicate-date", N_(
                     "The date {value} is listed twice."), where, value=str(value))
                 continue
-            found.append(day)
+            found.add(day)
         return tuple(sorted(found))
+
+    def edge_times(self, item: YMap, path: str, dates: tuple[dt.date, ...], tz: dt.tzinfo,
+                   zone_name: str, times: tuple) -> None:
+        """Warn of a start or end the clocks skip or show twice on one of the dates (the
+        nights daylight saving began and ended, in zones that still have it)."""
+        for key, time in times:
+            if time is None:
+                continue
+            for day in dates:
+                kind = wall_time_kind(day, time, tz)
+                if kind is None:
+                    continue
+                shown = real_time(dt.datetime.combine(day, time, tz))
+                args = {"day": _stated(jalali.iso_jalali(day)), "zone": zone_name,
+                        "time": _stated(time.strftime("%H:%M")),
+                        "shown": _stated(shown.strftime("%H:%M"))}
+                if kind == "missing":
+                    self.problem(item.value_marks[key], "time-skipped", N_(
+                        "On {day} the clocks of {zone} skip {time} (daylight saving begins): "
+                        "the event is shown at {shown}. Write the time you mean."),
+                        f"{path}.{key}", severity="warning", **args)
+                else:
+                    self.problem(item.value_marks[key], "time-twice", N_(
+                        "On {day} the clocks of {zone} show {time} twice (daylight saving "
+                        "ends): the event is taken at the first {time}, before the clocks "
+                        "go back. Say which in the description if it matters."),
+                        f"{path}.{key}", severity="warning", **args)
+                break
 
     def event_times(self, item: YMap, path: str):
         all_day = self.boolean(item, "all_day", f"{path}.all_day")
@@ -1274,7 +1500,8 @@ class _Builder:
                 end = None
         elif item.get("duration") is not None:
             duration = self.offset(item["duration"], item.value_marks["duration"],
-                                   f"{path}.duration", positive=True)
+                                   f"{path}.duration", positive=True,
+                                   limit=MAX_EVENT_LENGTH, what=WHAT["duration"])
         else:
             self.problem(item.key_marks["start"], "missing-key", N_(
                 "The event has a 'start' but no 'end' or 'duration'; add one, for example "
@@ -1322,24 +1549,63 @@ def _occurrence(event_id: str, day: dt.date, tz: dt.tzinfo, all_day: bool,
             # Wall-clock arithmetic, so a 2 h event ends 2 h later on the clock the
             # attendees read, even across a daylight-saving change.
             ends = begins + duration
-    return Occurrence(event_id, day, begins, ends, all_day, repeated)
+    return Occurrence(event_id, day, real_time(begins), real_time(ends), all_day, repeated)
 
 
-def parse_offset(value: Any) -> dt.timedelta | None:
-    """``30m``, ``2h``, ``1d``, ``1d 2h``, ``1h30m`` or ISO 8601 (``PT2H``); any digits."""
+def real_time(moment: dt.datetime) -> dt.datetime:
+    """The wall time a clock shows at ``moment``'s instant. A time that does not exist (in
+    the hour skipped when clocks go forward, say 00:30 when 00:00 became 01:00) becomes the
+    time the clocks read then (01:30), so the page, the feeds and the reminders all name
+    one instant; any other time is returned as it is (fold 0: the first of a time that
+    occurs twice, as RFC 5545 reads it)."""
+    actual = moment.astimezone(dt.timezone.utc).astimezone(moment.tzinfo)
+    return moment if actual.replace(tzinfo=None) == moment.replace(tzinfo=None) else actual
+
+
+def wall_time_kind(day: dt.date, time: dt.time, tz: dt.tzinfo) -> str | None:
+    """"missing" for a wall time the clocks skip that day, "twice" for one they show
+    twice, None for an ordinary one."""
+    moment = dt.datetime.combine(day, time, tz)
+    if real_time(moment) is not moment:
+        return "missing"
+    if moment.replace(fold=1).utcoffset() != moment.utcoffset():
+        return "twice"
+    return None
+
+
+_UNIT_MINUTES = {"d": 24 * 60, "h": 60, "m": 1}
+_HUGE = 10 ** 12  # minutes; what a number too long to read stands for (far over any limit)
+
+
+def offset_minutes(value: Any) -> int | None:
+    """``30m``, ``2h``, ``1d``, ``1d 2h``, ``1h30m`` or ISO 8601 (``PT2H``), any digits, as
+    whole minutes (a Python int: any size, so no arithmetic here can overflow), or None
+    when it is not a length of time. Seconds are dropped."""
     if not isinstance(value, str):
         return None
     text = jalali.to_ascii_digits(value).strip()
     if SHORT_DURATION_RE.match(text):
-        units = {"d": "days", "h": "hours", "m": "minutes"}
-        total = dt.timedelta()
+        total = 0
         for number, unit in SHORT_DURATION_PART.findall(text):
-            total += dt.timedelta(**{units[unit.lower()]: int(number)})
-        return total
+            total += _HUGE if len(number) > 12 else int(number) * _UNIT_MINUTES[unit.lower()]
+        return min(total, _HUGE)
     if text[:1].upper() == "P" and any(c.isdigit() for c in text):
+        if any(len(run) > 12 for run in re.findall(r"\d+", text)):
+            return _HUGE
         try:
-            return vDuration.from_ical(text.upper())
+            duration = vDuration.from_ical(text.upper())
+        except OverflowError:
+            return _HUGE
         except (ValueError, TypeError):
             return None
+        return duration // dt.timedelta(minutes=1)
     return None
+
+
+def parse_offset(value: Any) -> dt.timedelta | None:
+    """The length of time ``value`` writes, or None (also when it is beyond any limit)."""
+    minutes = offset_minutes(value)
+    if minutes is None or minutes >= _HUGE:
+        return None
+    return dt.timedelta(minutes=minutes)
 
