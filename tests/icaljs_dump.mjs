@@ -27,12 +27,15 @@ function read(path) {
   return root.getAllSubcomponents("vevent").map((vevent) => {
     const event = new ICAL.Event(vevent);
     const tzid = vevent.getFirstProperty("dtstart").getParameter("tzid");
+    // DTEND may be in another zone than DTSTART (in UTC, say); an end computed from a
+    // DURATION is in DTSTART's.
+    const dtend = vevent.getFirstProperty("dtend");
     return {
       uid: event.uid,
       status: vevent.getFirstPropertyValue("status"),
       sequence: event.sequence,
       start: moment(event.startDate, tzid),
-      end: moment(event.endDate, vevent.getFirstProperty("dtend")?.getParameter("tzid") ?? tzid),
+      end: moment(event.endDate, dtend ? dtend.getParameter("tzid") : tzid),
     };
   });
 }

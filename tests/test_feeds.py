@@ -1,10 +1,11 @@
 """The iCalendar feeds: what they contain, that independent parsers read them alike, that
 changes reach clients (SEQUENCE, LAST-MODIFIED, CANCELLED), their bytes and their HTTP.
 
-Independent readers: ical.js through node (``tests/icaljs_dump.mjs``), vobject,
-recurring-ical-events and icalendar. icalendar and recurring-ical-events resolve a known
-TZID from zoneinfo, so ical.js and vobject are the ones that test our VTIMEZONE; a
-deliberately broken VTIMEZONE must make them disagree.
+Independent readers (``calendar_readers``): ical.js through node, vobject,
+recurring-ical-events, icalendar and, where Debian's libical3 is installed, libical.
+icalendar and recurring-ical-events resolve a known TZID from zoneinfo, so ical.js, vobject
+and libical are the ones that test our VTIMEZONE; a deliberately broken VTIMEZONE must make
+them disagree. Times that are ambiguous or inside a DST gap: ``test_feed_edge_times.py``.
 
 Golden files: ``tests/golden/*.ics``, normalised (unfolded, properties sorted within each
 component); rewrite them with ``WEEK_PLANNER_UPDATE_GOLDEN=1 pytest tests/test_feeds.py``.
@@ -27,9 +28,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import lxml.html
 import pytest
-import recurring_ical_events
-import vobject
-import vobject.icalendar
+from calendar_readers import disagreements, expected_events, read_with_icaljs
 
 from week_planner import create_app, feeds, store
 from week_planner.calendar_views import feed_service, make_my_token
@@ -41,7 +40,6 @@ DATA = Path(__file__).resolve().parent / "data" / "feeds"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 DST_FILES = [DATA / "dst-1398-shahrivar.yaml", DATA / "dst-1398-farvardin.yaml"]
-ICALJS_DUMP = Path(__file__).resolve().parent / "icaljs_dump.mjs"
 UTC = dt.timezone.utc
 TEHRAN = ZoneInfo("Asia/Tehran")
 BASE_URL = "https://hafte.example.ir"
@@ -111,106 +109,6 @@ def feed_urls(programme, token: str) -> dict[str, str]:
         urls[f"event-{event.id}"] = f"/{programme.id}/events/{event.id}.ics"
     urls["my"] = f"/{programme.id}/my/{token}.ics"
     return urls
-
-
-# ------------------------------------------------------------------------ the readers
-
-def _moment(value) -> tuple:
-    if isinstance(value, dt.datetime):
-        assert value.tzinfo is not None, "a floating time where a zoned one was written"
-        return ("utc", int(value.timestamp()))
-    return ("date", value.isoformat())
-
-
-def read_with_icalendar(data: bytes) -> list[tuple]:
-    calendar = icalendar.Calendar.from_ical(data)
-    return sorted(
-        (str(event["UID"]), str(event["STATUS"]), int(event["SEQUENCE"]),
-         _moment(event.decoded("DTSTART")), _moment(event.decoded("DTEND")))
-        for event in calendar.walk("VEVENT"))
-
-
-def read_with_recurring_ical_events(data: bytes) -> list[tuple]:
-    calendar = icalendar.Calendar.from_ical(data)
-    found = recurring_ical_events.of(calendar).between(dt.date(1970, 1, 1),
-                                                        dt.date(2100, 1, 1))
-    return sorted(
-        (str(event["UID"]), str(event["STATUS"]), int(event["SEQUENCE"]),
-         _moment(event["DTSTART"].dt), _moment(event["DTEND"].dt)) for event in found)
-
-
-def read_with_vobject(data: bytes) -> list[tuple]:
-    # vobject keeps every VTIMEZONE it has read in a process-wide map and never replaces
-    # an entry, so forget them: each file must be read with its own VTIMEZONE only.
-    tzid_map = vars(vobject.icalendar)["__tzidMap"]
-    for tzid in [name for name in tzid_map if name != "UTC"]:
-        del tzid_map[tzid]
-    calendar = vobject.readOne(data.decode("utf-8"))
-    found = []
-    for event in calendar.contents.get("vevent", []):
-        for name in ("dtstart", "dtend"):
-            value = getattr(event, name).value
-            if isinstance(value, dt.datetime):
-                # Not pytz's idea of the zone: the file's VTIMEZONE, as dateutil read it.
-                assert not type(value.tzinfo).__module__.startswith("pytz"), value.tzinfo
-        found.append((event.uid.value, event.status.value, int(event.sequence.value),
-                      _moment(event.dtstart.value), _moment(event.dtend.value)))
-    return sorted(found)
-
-
-def read_with_icaljs(paths: list[Path]) -> dict[str, list[tuple]]:
-    node = shutil.which("node")
-    assert node, "node is needed to run ical.js"
-    assert (ROOT / "node_modules" / "ical.js").is_dir(), "run `npm install` for ical.js"
-    result = subprocess.run([node, str(ICALJS_DUMP), *map(str, paths)], cwd=ROOT,
-                            capture_output=True, text=True, check=False, timeout=120)
-    assert result.returncode == 0, result.stderr
-    found = {}
-    for path, events in json.loads(result.stdout).items():
-        found[path] = sorted(
-            (e["uid"], e["status"], e["sequence"],
-             *(("utc", e[key]["utc"]) if "utc" in e[key] else ("date", e[key]["date"])
-               for key in ("start", "end")))
-            for e in events)
-    return found
-
-
-def expected_events(programme, revisions: store.ProgrammeRevisions, keys=None) -> list[tuple]:
-    """What every reader must find, from the model and the stored sequences."""
-    sequences = {r.occurrence_key: r.sequence for r in revisions.revisions}
-    status = {"scheduled": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
-    found = []
-    for event in programme.events:
-        for occurrence in event.occurrences:
-            if keys is not None and occurrence.key not in keys:
-                continue
-            if occurrence.all_day:
-                start = ("date", occurrence.day.isoformat())
-                end = ("date", (occurrence.day + dt.timedelta(days=1)).isoformat())
-            else:
-                start = ("utc", int(occurrence.start.timestamp()))
-                end = ("utc", int(occurrence.end.timestamp()))
-            found.append((feeds.uid(programme.id, occurrence.key), status[event.status],
-                          sequences[occurrence.key], start, end))
-    return sorted(found)
-
-
-def disagreements(files: dict[Path, list[tuple]]) -> list[str]:
-    """Each reader's differences from what each file must hold."""
-    problems = []
-    js = read_with_icaljs(list(files))
-    readers = {"icalendar": read_with_icalendar,
-               "recurring-ical-events": read_with_recurring_ical_events,
-               "vobject": read_with_vobject}
-    for path, expected in files.items():
-        data = path.read_bytes()
-        results = {name: reader(data) for name, reader in readers.items()}
-        results["ical.js"] = js[str(path)]
-        for name, found in results.items():
-            if found != expected:
-                wrong = sorted(set(found) ^ set(expected))[:4]
-                problems.append(f"{name} misreads {path.name}: {wrong}")
-    return problems
 
 
 def occurrence_keys_of(programme, selection_events=None, category=None) -> set[str]:
@@ -480,7 +378,7 @@ def test_calendar_properties(feed_client):
     calendar = icalendar.Calendar.from_ical(data)
     assert calendar["VERSION"] == "2.0"
     assert calendar["PRODID"] == feeds.PRODID
-    assert calendar["METHOD"] == "PUBLISH"
+    assert "METHOD" not in calendar  # see test_feed_edge_times.py
     for name in ("NAME", "X-WR-CALNAME"):
         assert sum(line.startswith(name + ":") for line in lines) == 1
         assert str(calendar[name]) == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"

@@ -11,11 +11,18 @@ UIDs come from the programme id, the event id and, for repeated events, the occu
 date only. ``DTSTAMP`` and ``LAST-MODIFIED`` are the time of the occurrence's last change,
 so a feed stays byte-for-byte the same until the programme or its time phase changes.
 
-Every ``TZID`` used gets a ``VTIMEZONE`` built here from the zone's real transitions over
-the years of the events (``vtimezone``, cached per zone and years). icalendar's own
+Times are written as local times with a ``TZID`` (``written_time``), and every ``TZID``
+used gets a ``VTIMEZONE`` built here from the zone's real transitions over the years of
+the events (``vtimezone``, cached per zone and years). icalendar's own
 ``Timezone.from_tzinfo`` output for Asia/Tehran lists its DST years as RDATEs that
 vobject and ical.js ignore, so both read 1398 summer times an hour off; and its bounded
-variant puts the spring DTSTART in the new offset instead of the old one.
+variant puts the spring DTSTART in the new offset instead of the old one. Two kinds of
+instant are not written as they were typed: one inside a DST gap (00:30 on the night the
+clocks jumped to 01:00) is written as the real wall time of that instant, and one whose
+wall time occurs twice (23:15 on the night the clocks went back) is written in UTC.
+
+Feeds carry no ``METHOD``: it belongs to iTIP scheduling messages (RFC 5546), where
+``PUBLISH`` needs an ``ORGANIZER``; a subscribed or downloaded calendar is not one.
 """
 
 from __future__ import annotations
@@ -75,7 +82,12 @@ def occurrence_snapshots(programme: Programme) -> dict[str, dict[str, Any]]:
 
 def occurrence_snapshot(programme: Programme, event: Event,
                         occurrence: Occurrence) -> dict[str, Any]:
+    """The occurrence as the store keeps it. A timed start and end are the instant in
+    the programme's zone, with the offset in force then: a wall time typed inside a DST
+    gap is stored as the real time of its instant (00:30 → 01:30+04:30), whether or not
+    the model has already normalised it, so the stored text never changes for it."""
     venue = event.venue
+    zone = ZoneInfo(programme.timezone)
     return {
         "event": event.id,
         "title": event.title,
@@ -84,9 +96,9 @@ def occurrence_snapshot(programme: Programme, event: Event,
         "timezone": programme.timezone,
         "all_day": occurrence.all_day,
         "start": (occurrence.day.isoformat() if occurrence.all_day
-                  else occurrence.start.isoformat()),
+                  else real_time(occurrence.start, zone).isoformat()),
         "end": (occurrence.end.date().isoformat() if occurrence.all_day
-                else occurrence.end.isoformat()),
+                else real_time(occurrence.end, zone).isoformat()),
         "venue": None if venue is None else {
             "name": venue.name, "address": venue.address,
             "location": None if venue.location is None else list(venue.location)},
@@ -96,6 +108,13 @@ def occurrence_snapshot(programme: Programme, event: Event,
         "url": event.url,
         "reminders": [int(offset.total_seconds()) for offset in event.reminders],
     }
+
+
+def real_time(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """``moment``'s instant as the clocks of ``zone`` showed it: a wall time inside a DST
+    gap (which Python reads with the offset before the jump) becomes the time that really
+    followed it. Goes through UTC: ``astimezone`` to a datetime's own zone changes nothing."""
+    return moment.astimezone(dt.timezone.utc).astimezone(zone)
 
 
 def uid(programme_id: str, occurrence_key: str) -> str:
@@ -212,7 +231,7 @@ def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[E
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    # No METHOD: see the module docstring.
     # X- properties are added as vText: icalendar would write a plain str unescaped.
     calendar.add("name", icalendar.vText(clean_text(info.name)))
     calendar.add("x-wr-calname", icalendar.vText(clean_text(info.name)))
@@ -281,10 +300,8 @@ def _vevent(entry: Entry, programme_id: str, base_url: str,
         event.add("dtend", dt.date.fromisoformat(snapshot["end"]))
         event.add("transp", "TRANSPARENT")  # an all-day desk does not fill the day
     else:
-        start = dt.datetime.fromisoformat(snapshot["start"]).astimezone(zone)
-        end = dt.datetime.fromisoformat(snapshot["end"]).astimezone(zone)
-        event.add("dtstart", start)
-        event.add("dtend", end)
+        event.add("dtstart", written_time(snapshot["start"], zone))
+        event.add("dtend", written_time(snapshot["end"], zone))
     page_url = event_page_url(base_url, programme_id, snapshot["event"])
     event.add("description", clean_text(_description(snapshot, entry.cancelled, page_url)))
     venue = snapshot.get("venue")
@@ -302,6 +319,21 @@ def _vevent(entry: Entry, programme_id: str, base_url: str,
             event.add_component(_alarm(event["uid"], title, seconds, snapshot["all_day"],
                                        all_day_reminder_hour))
     return event
+
+
+def written_time(stored: str, zone: ZoneInfo) -> dt.datetime:
+    """The stored instant as the feed writes it: the local time in ``zone`` (a real wall
+    time, never one inside a DST gap), or UTC when that wall time occurs twice.
+
+    RFC 5545 (§3.3.5) reads a repeated wall time as its first occurrence, as Python's
+    ``fold=0`` does, but ical.js, node-ical and libical read the second, an hour later;
+    in UTC every reader finds the same instant. Every other time keeps its ``TZID``, so
+    calendar apps still show the event in the programme's zone.
+    """
+    local = real_time(dt.datetime.fromisoformat(stored), zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return local.astimezone(dt.timezone.utc)
+    return local
 
 
 def _alarm(event_uid: str, title: str, seconds: int, all_day: bool, hour: int) -> Alarm:
