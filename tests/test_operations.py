@@ -122,3 +122,34 @@ def test_client_address_comes_from_a_trusted_proxy_only(tmp_path, schedules_dir,
                        if r.name == "week_planner.requests"]
     assert direct.startswith("127.0.0.1 ") and "203.0.113.7" not in direct
     assert proxied.startswith("203.0.113.7 ")
+
+
+def test_a_programme_whose_page_fails_is_named_and_the_others_are_served(app, client,
+                                                                         schedules_dir,
+                                                                         monkeypatch):
+    from week_planner import views
+    (schedules_dir / "other-1404.yaml").write_text(
+        SAMPLE.read_text(encoding="utf-8").replace("id: khalilabad-1404", "id: other-1404"),
+        encoding="utf-8")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500, as in production
+    real_page = views._programme_page
+
+    def failing_page(programme, *args):
+        if programme.id == "other-1404":
+            raise OverflowError("date value out of range")
+        return real_page(programme, *args)
+
+    monkeypatch.setattr(views, "_programme_page", failing_page)
+    assert client.get("/other-1404/").status_code == 500
+    assert client.get("/other-1404/").status_code == 500
+    assert client.get("/khalilabad-1404/").status_code == 200
+    assert client.get("/other-1404.ics").status_code == 200  # its feed is another matter
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "degraded"
+    assert [(f["programme"], f["stage"]) for f in body["faults"]] == [("other-1404", "page")]
+
+    # A new version of the file gets a new chance: the fault of the old one is not shown.
+    path = schedules_dir / "other-1404.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    assert client.get("/healthz").get_json()["faults"] == []

@@ -383,6 +383,58 @@ def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedul
     assert "۱۸:۰۰" in smtp.mailbox.parsed()[1]["Subject"]
 
 
+def test_a_programme_that_fails_in_planning_does_not_stop_the_others(app, smtp,
+                                                                     schedules_dir,
+                                                                     monkeypatch):
+    # A second county whose planning raises (as a bad file's arithmetic once did): the
+    # Khalilabad event that moves still gets its notice and its new reminder, the failing
+    # programme keeps the rows it had, and /healthz names it.
+    from week_planner import reminders as engine
+    (schedules_dir / "other-1404.yaml").write_text(
+        (schedules_dir / "khalilabad-1404.yaml").read_text(encoding="utf-8").replace(
+            "id: khalilabad-1404", "id: other-1404"), encoding="utf-8")
+    clock = ManualClock(EARLY)
+    reminders = Reminders(app, clock)
+    subscribe(reminders, "a@example.org")
+    add_subscriber(reminders.engine, "other-1404", "event:think-tank", "email",
+                   "b@example.org", "organiser", clock(), confirmed=True)
+    reminders.registry.refresh(force=True)
+    reminders.reconcile()
+    others_rows = outbox(reminders, programme_id="other-1404")
+    assert others_rows and {row.status for row in others_rows} == {"pending"}
+
+    real_plan = engine.plan
+
+    def failing_plan(programme, *args, **kwargs):
+        if programme.id == "other-1404":
+            raise OverflowError("date value out of range")
+        return real_plan(programme, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "plan", failing_plan)
+    edit_schedule(schedules_dir, 'id: think-tank\n    title: نشست هم‌اندیشی مدیران تعاونی‌ها\n'
+                  '    category: meeting\n    date: 1404-06-16\n    start: "16:00"',
+                  'id: think-tank\n    title: نشست هم‌اندیشی مدیران تعاونی‌ها\n'
+                  '    category: meeting\n    date: 1404-06-16\n    start: "18:00"')
+    reminders.registry.refresh(force=True)
+    result = reminders.reconcile()
+    assert result.notices == 1 and result.inserted >= 1
+    assert outbox(reminders, programme_id="other-1404") == others_rows  # untouched
+    moved = [row for row in outbox(reminders, programme_id=PROGRAMME, status="pending")
+             if row.kind == "reminder"]
+    assert moved and all(row.occurrence_start == THINK_TANK.replace(hour=18)
+                         for row in moved)
+
+    health = app.test_client().get("/healthz").get_json()
+    assert health["status"] == "degraded"
+    assert [(f["programme"], f["stage"], f["error"]) for f in health["faults"]] == \
+        [("other-1404", "reminder-planning", "OverflowError")]
+    assert health["faults"][0]["file"].endswith("other-1404.yaml")
+
+    monkeypatch.setattr(engine, "plan", real_plan)  # fixed: the fault goes
+    reminders.reconcile()
+    assert app.test_client().get("/healthz").get_json()["faults"] == []
+
+
 def test_event_moved_again_after_being_moved_back_gets_a_notice_each_time(app, smtp,
                                                                          schedules_dir):
     clock = ManualClock(EARLY)

@@ -12,13 +12,15 @@ import datetime as dt
 import logging
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import (Blueprint, Flask, Response, current_app, g, got_request_exception,
+                   jsonify, request)
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
                                generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from . import store
+from .faults import faults_of
 
 operations = Blueprint("operations", __name__)
 request_log = logging.getLogger("week_planner.requests")
@@ -72,6 +74,23 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(operations)
     app.before_request(_start_timer)
     app.after_request(_count_and_log)
+    got_request_exception.connect(_record_fault, app, weak=False)
+
+
+def _record_fault(sender: Flask, exception: BaseException, **extra) -> None:
+    """A page or feed of one programme that raised: its visitors get the 500 page, the
+    other programmes are not touched, and /healthz names the programme."""
+    arguments = request.view_args or {}
+    programme_id = arguments.get("programme") or arguments.get("programme_id")
+    if not isinstance(programme_id, str):
+        return
+    from . import get_registry
+    programme = get_registry(sender).snapshot().programmes.get(programme_id)
+    if programme is None:
+        return
+    stage = "feed" if request.path.endswith(".ics") else "page"
+    faults_of(sender).record(programme_id, stage, programme.source, programme.version,
+                             exception)
 
 
 def _start_timer() -> None:
@@ -119,9 +138,13 @@ def healthz():
         hasattr(scheduler, "state") else {"running": False,
                                           "note": "not running in this process"}
     errors = [problem.format("en") for problem in problems if problem.is_error]
+    faults = faults_of(current_app).current(
+        {programme_id: programme.version
+         for programme_id, programme in snapshot.programmes.items()})
     body = {
         # the site is served either way; a monitor should still hear of a broken file
-        "status": "degraded" if not database["ok"] else "load-errors" if errors else "ok",
+        "status": "degraded" if not database["ok"] or faults else
+                  "load-errors" if errors else "ok",
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "programmes": {
             programme_id: {
@@ -134,6 +157,8 @@ def healthz():
         },
         "gone": sorted(snapshot.gone),
         "load_errors": errors,
+        # programmes whose pages, feeds or reminders failed (the others go on)
+        "faults": [fault.as_dict() for fault in faults],
         "database": database,
         "scheduler": scheduler_state,
     }

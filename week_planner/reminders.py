@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import jalali
 from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
+from .faults import Faults, faults_of
 from .model import Occurrence, Programme
 from .calendar_views import event_calendar
 from .store import (rate_hits, reminder_occurrences, reminder_outbox, subscribers,
@@ -230,22 +231,37 @@ def _insert_ignore(connection: Connection, table, rows: list[dict]) -> None:
 def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.datetime,
               base_url: str, all_day_hour: int = 8,
               channels: Mapping[str, Sequence[str]] | None = None,
-              prune_others: bool = False) -> ReconcileResult:
+              prune_others: bool = False, faults: Faults | None = None) -> ReconcileResult:
     """Bring the outbox in step with ``programmes`` (every programme being served).
     ``prune_others``: cancel pending rows of programmes not among them (set it only when
-    every schedule file loaded, so a file with errors does not lose its reminders)."""
+    every schedule file loaded, so a file with errors does not lose its reminders).
+
+    Each programme is planned on its own: one that raises is recorded in ``faults`` (and
+    logged), keeps the rows it had, and the others are planned as usual."""
     programmes = list(programmes)
-    ids = [programme.id for programme in programmes]
+    served = [programme.id for programme in programmes]
+    faults = faults if faults is not None else Faults()
     result = ReconcileResult()
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             # One reconciliation at a time (SQLite: BEGIN IMMEDIATE already does this).
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4243)")
-        subs = confirmed_subscribers(connection, ids)
+        subs = confirmed_subscribers(connection, served)
         wanted: dict[str, Wanted] = {}
+        planned = []
         for programme in programmes:
-            for item in plan(programme, subs.get(programme.id, ()), all_day_hour, channels):
+            try:
+                items = plan(programme, subs.get(programme.id, ()), all_day_hour, channels)
+            except Exception as error:
+                faults.record(programme.id, "reminder-planning", programme.source,
+                              programme.version, error)
+                continue
+            faults.clear(programme.id, "reminder-planning")
+            planned.append(programme)
+            for item in items:
                 wanted[item.key] = item
+        programmes = planned
+        ids = [programme.id for programme in programmes]
         out = reminder_outbox.c
         existing = {row.key: row for row in connection.execute(
             select(out.id, out.key, out.kind, out.status, out.last_error, out.subscriber_id,
@@ -308,7 +324,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
              and row.subscriber_id not in subscriber_ids))]
         if prune_others:
             cancel += [row.id for row in connection.execute(
-                select(out.id).where(out.status == PENDING, out.programme_id.not_in(ids)))]
+                select(out.id).where(out.status == PENDING,
+                                     out.programme_id.not_in(served)))]
         for start in range(0, len(cancel), 500):
             connection.execute(update(reminder_outbox).where(
                 out.id.in_(cancel[start:start + 500]), out.status == PENDING).values(
@@ -316,8 +333,17 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         result.cancelled = len(cancel)
 
         for programme in programmes:
-            result.notices += _notices(connection, programme, subs.get(programme.id, ()),
-                                       now, base_url, channels or {})
+            try:
+                # A savepoint: a programme whose notices fail half way leaves no half.
+                with connection.begin_nested():
+                    result.notices += _notices(connection, programme,
+                                               subs.get(programme.id, ()), now, base_url,
+                                               channels or {})
+            except Exception as error:
+                faults.record(programme.id, "change-notices", programme.source,
+                              programme.version, error)
+            else:
+                faults.clear(programme.id, "change-notices")
     if result.inserted or result.cancelled or result.revived or result.notices:
         log.info("reminders reconciled: %d new, %d cancelled, %d restored, %d notices",
                  result.inserted, result.cancelled, result.revived, result.notices)
@@ -701,7 +727,8 @@ class Reminders:
         return reconcile(self.engine, programmes, now=self.clock(),
                          base_url=self.settings["BASE_URL"],
                          all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
-                         channels=self.channels(), prune_others=prune)
+                         channels=self.channels(), prune_others=prune,
+                         faults=faults_of(self.app))
 
     def purge_expired(self) -> int:
         return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
