@@ -214,6 +214,8 @@ def test_reminder_arrives_once_on_time_with_persian_content_and_ics(app, smtp):
     assert attachment.get_content_charset() == "utf-8"
     ics = attachment.get_payload(decode=True)
     assert b"\r\n" in ics
+    # a calendar to add, not an iTIP message: no METHOD, so no MIME method (RFC 6047)
+    assert attachment.get_param("method") is None and b"METHOD:" not in ics
     parsed = vobject.readOne(ics.decode("utf-8"))
     assert parsed.vevent.dtstart.value == THINK_TANK
     assert parsed.vevent.summary.value == "نشست هم\u200cاندیشی مدیران تعاونی\u200cها"

@@ -155,9 +155,9 @@ def _message(settings: Mapping[str, Any], to: str, subject: str, text: str, html
 
 def calendar_attachment(ics: bytes, filename: str) -> MIMEText:
     """The .ics as text with its charset, so mail programs decode the Persian (base64
-    keeps the CRLF line ends iCalendar requires)."""
+    keeps the CRLF line ends iCalendar requires). No ``method`` parameter: it must match a
+    METHOD in the calendar (RFC 6047), and this is a calendar to add, not an invitation."""
     part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
-    part.set_param("method", "PUBLISH")
     part.add_header("Content-Disposition", "attachment", filename=filename)
     return part
 
