@@ -89,6 +89,21 @@ def _inside_look_alike_quotes(value: str) -> str | None:
         return value[1:-1].strip()
     return None
 
+# Bidi embeddings, overrides and isolates, and other invisible format characters that are
+# no part of Persian writing (ZWNJ, ZWJ, LRM, RLM and ALM are, and are kept).
+_HIDDEN_CHARACTERS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                               "\u200b\u2060\ufeff\u00ad\ufff9\ufffa\ufffb")
+_ASCII_DIGITS = frozenset("0123456789")
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _persian_with_latin_digits(text: str) -> bool:
+    """Persian text with 0–9 in it and no Latin letters (which would make the digits part
+    of a Latin name or code, such as 'COVID-19')."""
+    characters = set(text)
+    return bool(characters & _ASCII_DIGITS) and not characters & _ASCII_LETTERS and \
+        any("\u0600" <= c <= "\u06ff" for c in characters)
+
 # Paths the service itself answers; a programme may not take one of these as its id.
 RESERVED_IDS = frozenset({
     "healthz", "metrics", "static", "api", "admin", "export", "feeds", "favicon.ico",
@@ -953,12 +968,40 @@ class _Builder:
         if len(text) > limit:
             self.too_long(self._value_mark(parent, key), key, path, len(text), limit)
             return None
+        if not self.plain_text(text, self._value_mark(parent, key), key, path):
+            return None
         if jalali.has_arabic_letters(text):
             self.problem(self._value_mark(parent, key), "arabic-letters", N_(
                 "'{key}' contains the Arabic letters ي or ك; the Persian ی and ک are "
                 "probably meant (switch the keyboard layout to Persian)."),
                 path, severity="warning", key=key)
         return text
+
+    def plain_text(self, text: str, mark: Mark, key: str, path: str) -> bool:
+        """Refuse invisible characters that change what text around them looks like (a
+        bidi override turns «کارگاه» on a page into its mirror image, an escape character
+        garbles a terminal); warn of digits a Persian reader does not expect. False when
+        the text is refused."""
+        hidden = next((c for c in text if c in _HIDDEN_CHARACTERS or (
+            ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0), None)
+        if hidden is not None:
+            self.problem(mark, "control-character", N_(
+                "'{key}' contains an invisible character ({character}) that changes how "
+                "the text around it is shown; delete it (it often comes with text pasted "
+                "from another program)."), path, key=key,
+                character=f"U+{ord(hidden):04X}")
+            return False
+        if any(c in jalali.ARABIC_INDIC_DIGITS for c in text):
+            self.problem(mark, "arabic-digits", N_(
+                "'{key}' has Arabic digits (٤ ٥ ٦); Persian digits (۴ ۵ ۶) are probably "
+                "meant (switch the keyboard layout to Persian)."), path,
+                severity="warning", key=key)
+        elif _persian_with_latin_digits(text):
+            self.problem(mark, "latin-digits", N_(
+                "'{key}' is Persian text with Latin digits (0–9); pages show it as written, "
+                "so write the numbers with Persian digits (۰–۹)."), path,
+                severity="warning", key=key)
+        return True
 
     def slug(self, value: Any, mark: Mark, path: str, what: dict) -> str | None:
         text = _as_written(value) if isinstance(value, (str, int)) and \
@@ -1106,6 +1149,8 @@ class _Builder:
             text = _as_written(item).strip()
             if len(text) > MAX_TEXT:
                 self.too_long(mark, key, f"{path}[{index}]", len(text), MAX_TEXT)
+                continue
+            if not self.plain_text(text, mark, key, f"{path}[{index}]"):
                 continue
             items.append(text)
             if jalali.has_arabic_letters(items[-1]):
