@@ -12,6 +12,7 @@ from week_planner.loading import load_file, load_text, parse_offset
 from week_planner.problems import translate
 
 DATA = Path(__file__).resolve().parent / "data"
+SAMPLE = DATA.parent.parent / "schedules" / "khalilabad-1404.yaml"
 BAD = sorted((DATA / "bad").glob("*.yaml"))
 GOOD = sorted((DATA / "good").glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: (error|warning) ([a-z0-9-]+) (\d+):(\d+)\s*$", re.M)
@@ -225,3 +226,26 @@ def test_time_in_look_alike_quotes_with_spaces_inside():
     assert '"16:30"' in problem.text("en")
     long = load_text('events:\n  - {id: e, start: "\u201c' + " " * 5000 + 'x"}\n')
     assert [p.code for p in long.problems if p.path.endswith("start")] == ["invalid-time"]
+
+
+def test_several_syntax_mistakes_are_named_in_one_go():
+    # A missing space after a colon, a Tab and an unclosed quote, far apart: each at its
+    # line, so the organiser mends them all before checking again.
+    text = SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("title: ادای احترام به شهدای انقلاب",
+                        "title:ادای احترام به شهدای انقلاب")
+    text = text.replace('    start: "10:00"\n    end: "11:30"', '\tstart: "10:00"\n    end: "11:30"')
+    text = text.replace("title: دیدارهای مردمی در روستاها و مساجد",
+                        'title: "دیدارهای مردمی در روستاها')
+    result = load_text(text, "three.yaml")
+    assert [p.code for p in result.problems] == ["yaml-syntax"] * 3
+    lines = text.splitlines()
+    named = [lines[p.line - 1] for p in result.problems]
+    assert "title:ادای" in named[0] and named[1].startswith("\t") and '"دیدارهای' in named[2]
+    assert "Tab" in result.problems[1].text("en")
+
+
+def test_an_unrecognised_syntax_error_is_not_followed_by_guesses():
+    text = SAMPLE.read_text(encoding="utf-8").replace("events:\n", "events:\n  ]]\n", 1)
+    result = load_text(text, "guess.yaml")
+    assert len(result.problems) == 1

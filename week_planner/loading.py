@@ -373,13 +373,44 @@ def _syntax_problem(filename: str, text: str, error: yaml.YAMLError) -> Problem:
     if explained is None:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        return Problem(filename, line, column, "yaml-syntax", N_(
-            "YAML cannot read the file from here on{parser}. Check the indentation (spaces, "
-            "not tabs), that every 'key: value' has a space after the colon, and put text "
-            "that contains ': ' or starts with a special character in Latin double quotes "
-            "(\"...\")."), words)
+        return Problem(filename, line, column, "yaml-syntax", _UNREADABLE_FROM_HERE, words)
     line, column, message, args = explained
     return Problem(filename, line, column, "yaml-syntax", message, {**args, **words})
+
+
+_UNREADABLE_FROM_HERE = N_(
+    "YAML cannot read the file from here on{parser}. Check the indentation (spaces, not "
+    "tabs), that every 'key: value' has a space after the colon, and put text that "
+    "contains ': ' or starts with a special character in Latin double quotes (\"...\").")
+MAX_LATER_SYNTAX_PROBLEMS = 9
+_LATER_SYNTAX_BELOW = 200_000  # characters: each look is a full parse of the file
+
+
+def _later_syntax_problems(filename: str, text: str, first: Problem) -> list[Problem]:
+    """The mistakes YAML would stop at after the first one, so that an organiser fixes
+    them in one go: the line of each mistake is set aside (blanked) and the file read
+    again, a few times, in files small enough for that to be quick. Only mistakes
+    recognised by name are listed, each below the last: a blanked line can make the lines
+    after it look wrong, and such guesses would mislead."""
+    if first.message == _UNREADABLE_FROM_HERE or len(text) > _LATER_SYNTAX_BELOW:
+        return []
+    lines = _LINE_BREAK.split(text)
+    found: list[Problem] = []
+    line = first.line
+    while len(found) < MAX_LATER_SYNTAX_PROBLEMS and 1 <= line <= len(lines):
+        lines[line - 1] = ""
+        changed = "\n".join(lines)
+        try:
+            with _cyclic_gc_paused():
+                yaml.compose(changed, Loader=_Loader)
+            return found
+        except yaml.YAMLError as error:
+            problem = _syntax_problem(filename, changed, error)
+        if problem.message == _UNREADABLE_FROM_HERE or problem.line <= line:
+            return found
+        found.append(problem)
+        line = problem.line
+    return found
 
 
 def _explain_syntax(text: str, error: yaml.YAMLError) -> tuple[int, int, str, dict] | None:
@@ -679,7 +710,9 @@ def load_text(data: bytes | str, filename: str = "<text>",
         with _cyclic_gc_paused():
             node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
-        result.problems.append(_syntax_problem(filename, text, error))
+        first = _syntax_problem(filename, text, error)
+        result.problems.append(first)
+        result.problems.extend(_later_syntax_problems(filename, text, first))
         return result
 
     converter = _Converter()
