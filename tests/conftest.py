@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zoneinfo
 from pathlib import Path
@@ -11,6 +12,13 @@ import pytest
 # Timezone rules come from PyPI's tzdata, never from the machine, so results (and golden
 # files) are the same everywhere.
 zoneinfo.reset_tzpath(to=[])
+
+# A schedule file a test writes is served at once, and one it deletes is gone at once: the
+# service's waits for a file to settle and for a vanished file to come back are tested on
+# Registries built with them (test_registry, test_watching). Set in the environment so the
+# servers tests start as subprocesses wait no more than the apps they build.
+os.environ.setdefault("WEEK_PLANNER_SCHEDULE_SETTLE_SECONDS", "0")
+os.environ.setdefault("WEEK_PLANNER_SCHEDULE_GONE_GRACE_SECONDS", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -42,7 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             raise ConfigError(f"WEEK_PLANNER_CHANNELS: {error}") from None
     app.extensions["week_planner.registry"] = Registry(
         app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"],
-        channels=channels)
+        channels=channels, settle=app.config["SCHEDULE_SETTLE_SECONDS"],
+        gone_grace=app.config["SCHEDULE_GONE_GRACE_SECONDS"])
 
     for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
                  "format_time_range", "format_gregorian", "iso_jalali", "weekday_name",

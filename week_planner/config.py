@@ -55,6 +55,19 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                  "(never inside the schedules folder)."),
     "RELOAD_INTERVAL": (1.0, float,
                         "Seconds between checks of the schedules folder for changes."),
+    "SCHEDULE_SETTLE_SECONDS": (2.0, float,
+                                "Seconds a changed schedule file must stay unchanged before "
+                                "it is applied (its modification time that old, or the same "
+                                "size and time on two looks that far apart), so a file still "
+                                "being written or copied is never published half-written; "
+                                "until then its previous version is served."),
+    "SCHEDULE_GONE_GRACE_SECONDS": (60.0, float,
+                                    "Seconds a schedule file may be missing before its "
+                                    "programme counts as deleted (answers 410, feeds cancel "
+                                    "its events). Covers saves that delete and recreate a "
+                                    "file, and copies or shares that drop files for a moment. "
+                                    "Nothing counts as deleted while the folder itself is "
+                                    "missing or unreadable."),
     "CANCELLED_RETENTION_DAYS": (30, _as_int,
                                  "Days a removed event stays in feeds as cancelled."),
     "SUBSCRIBER_RETENTION_DAYS": (30, _as_int,

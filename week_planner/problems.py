@@ -66,6 +66,17 @@ def _unquote_quoted_values(text: str, args: dict) -> str:
 # the code in brackets stay English for tools).
 SEVERITIES = {"error": N_("error"), "warning": N_("warning")}
 
+# What the registry finds while publishing a file (``week-planner check`` reads each file
+# on its own and never reports these): among ``Registry.problems()``, as a file's own.
+LOAD_CRASHED = N_(
+    "Internal error while loading this file; the last good version stays published. The "
+    "service's log has the details.")
+MANY_EVENTS_REMOVED = N_(
+    "{removed} of the previous version's {before} events are missing from this version, "
+    "which has {after}. It is published, and subscribers' calendars show the missing "
+    "events as cancelled: if the file was cut short or replaced by mistake, put the "
+    "events back.")
+
 
 @dataclass(frozen=True)
 class Problem:
