@@ -127,3 +127,18 @@ def test_json_keeps_english_severity_and_gives_the_parser_detail(tmp_path):
     assert (problem["line"], problem["column"]) == (67, 10)
     assert "«title:»" in problem["message"] and "could not" not in problem["message"]
     assert "could not find expected ':'" in problem["detail"]
+
+
+def test_a_mistyped_command_is_answered_in_persian_and_in_english_on_request():
+    from click.testing import CliRunner
+    from week_planner.cli import main
+    runner = CliRunner()
+    persian = runner.invoke(main, ["check", "--bogus"])
+    assert persian.exit_code == 2
+    assert "خطا: گزینهٔ '--bogus' وجود ندارد." in persian.output
+    assert "طرز استفاده:" in persian.output and "Usage:" not in persian.output
+    wrong = runner.invoke(main, ["check", "--lang", "xx"])
+    assert "هیچ‌یک از 'fa', 'en' نیست" in wrong.output
+    english = runner.invoke(main, ["check", "--lang", "en", "--bogus"])
+    assert "Error: No such option '--bogus'." in english.output
+    assert runner.invoke(main, ["nope"]).output.count("فرمان 'nope' وجود ندارد") == 1

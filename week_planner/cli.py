@@ -11,10 +11,30 @@ import click
 
 from .config import ConfigError
 from .loading import check_paths
-from .problems import LANGUAGES, translate
+from .problems import LANGUAGES, translate, translations
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Speaks Persian, like the rest of the command line, when a command is mistyped: click
+    looks its messages up through gettext at the moment it shows them, so they are sent
+    to the click catalogue of the language chosen (``--lang en`` anywhere: English)."""
+
+    def main(self, args=None, *rest, **options):
+        words = list(sys.argv[1:] if args is None else args)
+        english = any(word in ("--lang=en", "--lang") and (
+            word == "--lang=en" or words[index + 1:index + 2] == ["en"])
+            for index, word in enumerate(words))
+        catalogue = translations("en" if english else "fa", "click")
+        for module in (click.core, click.exceptions, click.formatting, click.parser,
+                       click.types, click.decorators):
+            if hasattr(module, "_"):
+                module._ = catalogue.gettext
+            if hasattr(module, "ngettext"):
+                module.ngettext = catalogue.ngettext
+        return super().main(args, *rest, **options)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Programme pages, calendar feeds and reminders for the Cooperative Week."""
 

@@ -29,8 +29,10 @@ def N_(message: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def translations(language: str) -> NullTranslations:
-    po_file = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+def translations(language: str, domain: str = "messages") -> NullTranslations:
+    """The catalogue of ``domain`` (``messages``: ours; ``click``: the command-line
+    library's usage errors) in ``language``."""
+    po_file = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
     if not po_file.is_file():
         return NullTranslations()
     with po_file.open("rb") as handle:
