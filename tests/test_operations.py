@@ -153,3 +153,16 @@ def test_a_programme_whose_page_fails_is_named_and_the_others_are_served(app, cl
     path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
     os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
     assert client.get("/healthz").get_json()["faults"] == []
+
+
+def test_healthz_flags_a_version_that_dropped_most_of_its_events(client, schedules_dir):
+    text = SAMPLE.read_text(encoding="utf-8")
+    cut = text[:text.index("  - id: cooperative-advantages-talk\n")]  # 5 of 11 kept
+    assert client.get("/healthz").get_json()["load_warnings"] == []
+    path = schedules_dir / SAMPLE.name
+    path.write_text(cut, encoding="utf-8")
+    os.utime(path, ns=(10**9, 10**9))
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["load_errors"] == []  # published all the same
+    [warning] = body["load_warnings"]
+    assert "[many-events-removed]" in warning and "6 of the previous version's 11" in warning

@@ -156,9 +156,11 @@ class FeedService:
 
     @staticmethod
     def _folder_all_good(registry) -> bool:
-        """True when every schedule file loaded: an absent programme is really gone, not
-        hidden by a file with errors."""
-        return not any(state.result.errors for state in registry.snapshot().files.values())
+        """True when the folder could be read and every schedule file loaded: an absent
+        programme is really gone, not hidden by a file with errors or an unmounted share."""
+        snapshot = registry.snapshot()
+        return snapshot.folder_readable and \
+            not any(state.result.errors for state in snapshot.files.values())
 
     # -- building
     def feed(self, key: Hashable, build) -> BuiltFeed:

@@ -23,6 +23,7 @@ from . import store
 from .faults import faults_of
 
 operations = Blueprint("operations", __name__)
+REGISTRY_WARNINGS = frozenset({"many-events-removed"})
 request_log = logging.getLogger("week_planner.requests")
 
 
@@ -138,6 +139,10 @@ def healthz():
         hasattr(scheduler, "state") else {"running": False,
                                           "note": "not running in this process"}
     errors = [problem.format("en") for problem in problems if problem.is_error]
+    # What the registry itself flags while publishing (a version that dropped most of its
+    # events, say); a file's own warnings are check's business.
+    registry_warnings = [problem.format("en") for problem in problems
+                         if not problem.is_error and problem.code in REGISTRY_WARNINGS]
     faults = faults_of(current_app).current(
         {programme_id: programme.version
          for programme_id, programme in snapshot.programmes.items()})
@@ -157,6 +162,7 @@ def healthz():
         },
         "gone": sorted(snapshot.gone),
         "load_errors": errors,
+        "load_warnings": registry_warnings,
         # programmes whose pages, feeds or reminders failed (the others go on)
         "faults": [fault.as_dict() for fault in faults],
         "database": database,
