@@ -166,3 +166,43 @@ def test_healthz_flags_a_version_that_dropped_most_of_its_events(client, schedul
     assert body["status"] == "ok" and body["load_errors"] == []  # published all the same
     [warning] = body["load_warnings"]
     assert "[many-events-removed]" in warning and "6 of the previous version's 11" in warning
+
+
+def test_pages_are_served_while_a_megabyte_worst_case_file_loads(app, client, schedules_dir,
+                                                                  monkeypatch):
+    # A county saves the worst file the limits allow (benchmarks/hostile_schedules.py);
+    # while the watcher's thread loads it, a visitor's request is answered from the
+    # snapshot already served. Ordered, not timed: the page must come back before the
+    # load ends, and within 0.5 s as a generous bound.
+    import sys
+    import threading
+    from week_planner import registry as registry_module
+    sys.path.insert(0, str(SAMPLE.parent.parent / "benchmarks"))
+    from hostile_schedules import CASES
+    assert client.get("/khalilabad-1404/").status_code == 200
+    events = {"loading": threading.Event()}
+    finished = []
+    real_load = registry_module.load_file
+
+    def observed_load(path, *args, **kwargs):
+        events["loading"].set()
+        result = real_load(path, *args, **kwargs)
+        finished.append(time.monotonic())
+        return result
+
+    monkeypatch.setattr(registry_module, "load_file", observed_load)
+    (schedules_dir / "hostile-1404.yaml").write_bytes(CASES["valid-events-many-dates"]())
+    os.utime(schedules_dir / "hostile-1404.yaml", ns=(10**9, 10**9))
+    loader = threading.Thread(target=get_registry(app).refresh, kwargs={"force": True})
+    loader.start()
+    try:
+        assert events["loading"].wait(10)
+        asked = time.monotonic()
+        response = client.get("/khalilabad-1404/")
+        answered = time.monotonic()
+    finally:
+        loader.join(30)
+    assert response.status_code == 200
+    assert finished and answered < finished[0], "the request waited for the load"
+    assert answered - asked < 0.5
+    assert "[too-many]" in " ".join(client.get("/healthz").get_json()["load_errors"])
