@@ -373,7 +373,8 @@ def _syntax_problem(filename: str, text: str, error: yaml.YAMLError) -> Problem:
     if explained is None:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        return Problem(filename, line, column, "yaml-syntax", _UNREADABLE_FROM_HERE, words)
+        return Problem(filename, line, column, "yaml-syntax", N_(_UNREADABLE_FROM_HERE),
+                       words)
     line, column, message, args = explained
     return Problem(filename, line, column, "yaml-syntax", message, {**args, **words})
 
