@@ -18,13 +18,15 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from week_planner import create_app, store
+from week_planner.publish import changes
+
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from timing import median_ms  # noqa: E402
-from week_planner import changes, create_app, store  # noqa: E402
 
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 PROGRAMME = "khalilabad-1404"

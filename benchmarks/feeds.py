@@ -14,17 +14,17 @@ import zoneinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from week_planner import create_app, store
+from week_planner.publish import feed_service, feeds
+from week_planner.schedule.loading import load_file
+
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import icalendar  # noqa: E402
-
 from timing import median_ms  # noqa: E402
-from week_planner import create_app, feeds, store  # noqa: E402
-from week_planner.calendar_views import feed_service  # noqa: E402
-from week_planner.loading import load_file  # noqa: E402
 
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 NOW = dt.datetime(2025, 8, 20, tzinfo=dt.timezone.utc)

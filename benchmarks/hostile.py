@@ -28,7 +28,7 @@ import json, resource, sys, time
 sys.path.insert(0, {here!r})
 import yaml
 from hostile_schedules import CASES
-from week_planner.loading import load_text
+from week_planner.schedule.loading import load_text
 data = CASES[{name!r}]()
 times = []
 for _ in range(3):

@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
-
 from timing import samples_ms
-from week_planner.loading import check_paths, load_text
+
+from week_planner.schedule.loading import check_paths, load_text
 
 EVENT = """  - id: event-{n}
     title: برنامه شماره {n} هفته تعاون در شهرستان

@@ -16,14 +16,15 @@ import zoneinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from week_planner import create_app
+from week_planner.web.pages import page_cache
+
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from timing import samples_ms  # noqa: E402
-from week_planner import create_app  # noqa: E402
-from week_planner.views import page_cache  # noqa: E402
 
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 STATIC = ROOT / "week_planner" / "static"

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from loading import write_programmes
 from timing import samples_ms
-import week_planner.registry as registry_module
-from week_planner.registry import Registry
+
+from week_planner.schedule import registry as registry_module
+from week_planner.schedule.registry import Registry
 
 
 def age(folder: Path, seconds: float) -> None:

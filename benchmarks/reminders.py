@@ -24,17 +24,17 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from week_planner import create_app
+from week_planner.reminders.planning import reminder_key
+from week_planner.reminders.scheduler import ReminderScheduler
+from week_planner.reminders.sending import Reminders
+from week_planner.store import app_engine, reminder_occurrences, reminder_outbox, subscribers
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 zoneinfo.reset_tzpath(to=[])
 
 from sqlalchemy import select  # noqa: E402
-
-from week_planner import create_app  # noqa: E402
-from week_planner.reminders import Reminders, reminder_key  # noqa: E402
-from week_planner.scheduler import ReminderScheduler  # noqa: E402
-from week_planner.store import (app_engine, reminder_occurrences,  # noqa: E402
-                                reminder_outbox, subscribers)
 
 UTC = dt.timezone.utc
 YAML = """\

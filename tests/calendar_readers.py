@@ -26,7 +26,8 @@ import recurring_ical_events
 import vobject
 import vobject.icalendar
 
-from week_planner import feeds, store
+from week_planner import store
+from week_planner.publish import feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 ICALJS_DUMP = Path(__file__).resolve().parent / "icaljs_dump.mjs"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from week_planner import create_app
+
 # Timezone rules come from PyPI's tzdata, never from the machine, so results (and golden
 # files) are the same everywhere.
 zoneinfo.reset_tzpath(to=[])
@@ -36,7 +38,6 @@ def schedules_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(tmp_path: Path, schedules_dir: Path):
-    from week_planner import create_app
     return create_app({
         "TESTING": True,
         "SCHEDULES_DIR": str(schedules_dir),

@@ -131,7 +131,6 @@ def test_json_keeps_english_severity_and_gives_the_parser_detail(tmp_path):
 
 def test_a_mistyped_command_is_answered_in_persian_and_in_english_on_request():
     from click.testing import CliRunner
-    from week_planner.cli import main
     runner = CliRunner()
     persian = runner.invoke(main, ["check", "--bogus"])
     assert persian.exit_code == 2

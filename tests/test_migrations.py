@@ -3,10 +3,9 @@ PostgreSQL, and processes upgrading together do it once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
-
-import datetime as dt
 
 from alembic import command
 from alembic.autogenerate import compare_metadata

@@ -11,9 +11,9 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import jalali
-from .config import ConfigError, load_settings
-from .registry import Registry
+from week_planner.config import ConfigError, load_settings
+from week_planner.schedule import jalali
+from week_planner.schedule.registry import REGISTRY_EXTENSION, Registry, registry_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,12 +35,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     channels = None
     if app.config["CHANNELS"]:
-        from .channels import ChannelsError, channel_names
+        from week_planner.reminders.channels import ChannelsError, channel_names
         try:
             channels = channel_names(app.config["CHANNELS"])
         except ChannelsError as error:
             raise ConfigError(f"WEEK_PLANNER_CHANNELS: {error}") from None
-    app.extensions["week_planner.registry"] = Registry(
+    app.extensions[REGISTRY_EXTENSION] = Registry(
         app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"],
         channels=channels, settle=app.config["SCHEDULE_SETTLE_SECONDS"],
         gone_grace=app.config["SCHEDULE_GONE_GRACE_SECONDS"])
@@ -50,20 +50,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                  "later_end_day"):
         app.add_template_filter(getattr(jalali, name), name)
 
-    from . import operations
+    # The web layer is imported here, not at the top: importing the package (the loader
+    # behind 'week-planner check', a benchmark) should not load every blueprint with it.
+    from week_planner.web import operations, remind
+    from week_planner.web.calendars import calendar
+    from week_planner.web.changes import changelog
+    from week_planner.web.conference import conference_schedules
+    from week_planner.web.pages import pages
     operations.init_app(app)
-    from .views import pages
     app.register_blueprint(pages)
-    from .calendar_views import calendar
     app.register_blueprint(calendar)
-    from .schedule_views import conference_schedules
     app.register_blueprint(conference_schedules)
-    from .changes_views import changelog
     app.register_blueprint(changelog)
-    from . import remind_views
-    remind_views.init_app(app)
+    remind.init_app(app)
     return app
 
 
 def get_registry(app: Flask) -> Registry:
-    return app.extensions["week_planner.registry"]
+    return registry_of(app)

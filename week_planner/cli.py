@@ -9,9 +9,38 @@ from pathlib import Path
 
 import click
 
-from .config import ConfigError
-from .loading import check_paths
-from .problems import LANGUAGES, translate, translations
+from week_planner import create_app, store
+from week_planner.clock import utc_now
+from week_planner.config import ConfigError, load_settings
+from week_planner.publish.feed_service import event_calendar
+from week_planner.reminders.channels import (
+    ChannelsError,
+    DeliveryError,
+    channel_names,
+    read_channels,
+    send_apprise,
+)
+from week_planner.reminders.delivery import mask_address
+from week_planner.reminders.mail import build_reminder, header_text, plain_text
+from week_planner.reminders.planning import anchor, reminder_key, scope_for
+from week_planner.reminders.scheduler import run_forever, start_background
+from week_planner.reminders.sending import Reminders
+from week_planner.reminders.subscribers import (
+    AddressError,
+    add_subscriber,
+    normalise_email,
+    normalise_mobile,
+    remove_subscribers,
+)
+from week_planner.schedule import jalali
+from week_planner.schedule.loading import check_paths
+from week_planner.schedule.problems import LANGUAGES, translate, translations
+from week_planner.schedule.registry import registry_of
+from week_planner.schedule.watching import start_watching
+from week_planner.store import app_engine, reminder_outbox
+from week_planner.store import subscribers as subscriber_table
+from week_planner.web.export import export_site
+from week_planner.web.pages import preview_url
 
 
 class _Group(click.Group):
@@ -54,12 +83,11 @@ def check(paths: tuple[Path, ...], lang: str, output: str, channels: Path | None
         paths = (Path(os.environ.get("WEEK_PLANNER_SCHEDULES_DIR") or "schedules"),)
         if not paths[0].is_dir():
             raise click.UsageError(f"no schedules folder at {paths[0]}; name the files to check")
-    channel_names = None
+    names = None
     channels_file = channels or os.environ.get("WEEK_PLANNER_CHANNELS")
     if channels_file:
-        from .channels import channel_names as read_channel_names
-        channel_names = read_channel_names(channels_file)
-    results = check_paths(paths, channels=channel_names)
+        names = channel_names(channels_file)
+    results = check_paths(paths, channels=names)
     problems = [problem for result in results for problem in result.problems]
     errors = sum(problem.is_error for problem in problems)
     if output == "json":
@@ -84,7 +112,6 @@ def check(paths: tuple[Path, ...], lang: str, output: str, channels: Path | None
 @click.argument("programme")
 def preview_link(programme: str) -> None:
     """Print the signed link that shows a draft programme before it is published."""
-    from .views import preview_url
     app = _app()
     _programme_or_fail(app, programme)
     with app.test_request_context(base_url=app.config["BASE_URL"]):
@@ -97,11 +124,9 @@ def preview_link(programme: str) -> None:
                                  "(absolute links in feeds and pages). Default: BASE_URL.")
 def export(outdir: Path, base_url: str | None) -> None:
     """Write the whole public site as static files into OUTDIR."""
-    from . import get_registry
-    from .export import export_site
     app = _app({"BASE_URL": base_url.rstrip("/")} if base_url else None)
     extra = []
-    for programme in get_registry(app).programmes():
+    for programme in registry_of(app).programmes():
         extra += [f"/{programme.id}.ics", f"/{programme.id}/schedule.json",
                   f"/{programme.id}/schedule.xml", f"/{programme.id}/changes/",
                   f"/{programme.id}/changes.atom"]
@@ -131,11 +156,8 @@ def serve(host: str, port: int, threads: int) -> None:
     app = _app(config)
     from waitress import serve as waitress_serve
 
-    from . import get_registry, store
-    from .watching import start_watching
     store.app_engine(app)  # creates or upgrades the schema before the first request
-    watcher = start_watching(get_registry(app))
-    from .scheduler import start_background
+    watcher = start_watching(registry_of(app))
     reminder_scheduler = start_background(app)
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/ "
                f"(links in feeds and mail: {app.config['BASE_URL']})")
@@ -154,7 +176,6 @@ def serve(host: str, port: int, threads: int) -> None:
 # -- reminders ------------------------------------------------------------------------------
 
 def _app(config: dict | None = None):
-    from . import create_app
     try:
         return create_app(config)
     except ConfigError as error:
@@ -183,7 +204,6 @@ def scheduler() -> None:
     """Run the reminder process alone (beside web workers that do not send)."""
     _configure_logging()
     import signal
-    from .scheduler import run_forever
     app = _app()
     click.echo(f"week-planner: reminder scheduler for {app.config['SCHEDULES_DIR']} "
                f"(links in mail: {app.config['BASE_URL']})")
@@ -210,9 +230,6 @@ def subscribers() -> None:
 def _add_subscriber(app, programme_id: str, address: str, event: str | None,
                     category: str | None) -> tuple[bool, str]:
     """Add a confirmed subscription; (whether it is new, the normalised address)."""
-    from .reminders import (AddressError, add_subscriber, normalise_email, normalise_mobile,
-                            scope_for, utc_now)
-    from .store import app_engine
     programme = _programme_or_fail(app, programme_id)
     try:
         scope = scope_for(programme, event, category)
@@ -238,8 +255,6 @@ def _add_subscriber(app, programme_id: str, address: str, event: str | None,
 def subscribers_add(address: str, programme_id: str, event: str | None,
                     category: str | None) -> None:
     """Add an e-mail address (or mobile number) to a programme, event or category."""
-    from .mail import mask_address
-    from .reminders import Reminders
     app = _app()
     added, address = _add_subscriber(app, programme_id, address, event, category)
     Reminders(app).reconcile([programme_id])
@@ -254,7 +269,6 @@ def subscribers_import(file, programme_id: str | None) -> None:
     """Add subscribers from a CSV file with the columns address[, programme, event,
     category] (a header row names them)."""
     import csv
-    from .reminders import Reminders
     app = _app()
     reader = csv.DictReader(file)
     if not reader.fieldnames or "address" not in reader.fieldnames:
@@ -286,12 +300,11 @@ def subscribers_import(file, programme_id: str | None) -> None:
 def subscribers_list(programme_id: str | None, show_addresses: bool) -> None:
     """List subscriptions: programme, scope, channel, address, confirmed."""
     from sqlalchemy import select
-    from .mail import mask_address
-    from .store import app_engine, subscribers as table
     app = _app()
-    query = select(table).order_by(table.c.programme_id, table.c.scope, table.c.id)
+    query = select(subscriber_table).order_by(subscriber_table.c.programme_id,
+                                              subscriber_table.c.scope, subscriber_table.c.id)
     if programme_id:
-        query = query.where(table.c.programme_id == programme_id)
+        query = query.where(subscriber_table.c.programme_id == programme_id)
     with app_engine(app).connect() as connection:
         rows = connection.execute(query).all()
     for row in rows:
@@ -310,18 +323,15 @@ def subscribers_remove(address: str, programme_id: str, event: str | None,
                        category: str | None) -> None:
     """Remove an address from a programme (all its subscriptions there, or one)."""
     from sqlalchemy import select
-    from .reminders import (AddressError, normalise_email, normalise_mobile,
-                            remove_subscribers, utc_now)
-    from .store import app_engine, subscribers as table
     app = _app()
     try:
         address = normalise_email(address) if "@" in address else normalise_mobile(address)
     except AddressError as error:
         raise click.ClickException(str(error)) from None
-    query = select(table.c.id).where(table.c.programme_id == programme_id,
-                                     table.c.address == address)
+    query = select(subscriber_table.c.id).where(subscriber_table.c.programme_id == programme_id,
+                                     subscriber_table.c.address == address)
     if event or category:
-        query = query.where(table.c.scope == (f"event:{event}" if event
+        query = query.where(subscriber_table.c.scope == (f"event:{event}" if event
                                               else f"category:{category}"))
     engine = app_engine(app)
     with engine.connect() as connection:
@@ -341,7 +351,6 @@ def channels() -> None:
 @click.argument("name")
 def channels_test(name: str) -> None:
     """Send a test message to channel NAME."""
-    from .channels import ChannelsError, DeliveryError, read_channels, send_apprise
     app = _app()
     path = app.config.get("CHANNELS")
     if not path:
@@ -374,17 +383,15 @@ def reminders() -> None:
 def reminders_list(programme_id: str | None, due: bool) -> None:
     """Show the outbox with Jalali times in each programme's timezone."""
     from zoneinfo import ZoneInfo
+
     from sqlalchemy import select
-    from . import jalali
-    from .mail import mask_address
-    from .store import app_engine, reminder_outbox as out
     app = _app()
     registry = app.extensions["week_planner.registry"]
-    query = select(out).order_by(out.c.due_at, out.c.id)
+    query = select(reminder_outbox).order_by(reminder_outbox.c.due_at, reminder_outbox.c.id)
     if programme_id:
-        query = query.where(out.c.programme_id == programme_id)
+        query = query.where(reminder_outbox.c.programme_id == programme_id)
     if due:
-        query = query.where(out.c.status.in_(["pending", "sending"]))
+        query = query.where(reminder_outbox.c.status.in_(["pending", "sending"]))
     with app_engine(app).connect() as connection:
         rows = connection.execute(query).all()
     for row in rows:
@@ -412,9 +419,6 @@ def reminders_list(programme_id: str | None, due: bool) -> None:
 def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     """Print the mail that would go out for EVENT (its first occurrence, first offset)."""
     import datetime as dt
-    from .calendar_views import event_calendar
-    from .mail import build_reminder, header_text, plain_text
-    from .reminders import anchor, reminder_key, utc_now
     app = _app()
     registry = app.extensions["week_planner.registry"]
     found = [p for p in registry.programmes(include_drafts=True)
@@ -462,8 +466,6 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create the schema or upgrade it to the latest migration (serve and scheduler do this
     on start)."""
-    from . import store
-    from .config import load_settings
     try:
         settings = load_settings()
     except ConfigError as error:

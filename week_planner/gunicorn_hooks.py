@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 
+from week_planner.schedule.registry import registry_of
+from week_planner.schedule.watching import start_watching
+
 bind = os.environ.get("WEEK_PLANNER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
@@ -19,7 +22,5 @@ accesslog = "-"
 
 
 def post_worker_init(worker) -> None:
-    from week_planner import get_registry
-    from week_planner.watching import start_watching
     app = worker.wsgi
-    app.extensions["week_planner.watcher"] = start_watching(get_registry(app))
+    app.extensions["week_planner.watcher"] = start_watching(registry_of(app))

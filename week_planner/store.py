@@ -17,9 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table,
-                        Text, TypeDecorator, UniqueConstraint, create_engine, event, select)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 metadata = MetaData()
 
@@ -98,7 +113,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 # ---------------------------------------------------------------------------------------
 # Reminders: subscribers, the reminder outbox and the last planned state of each
-# occurrence (to notice moves, venue changes and cancellations). Used by reminders.py.
+# occurrence (to notice moves, venue changes and cancellations). Used by reminders/.
 # ---------------------------------------------------------------------------------------
 
 
@@ -212,7 +227,7 @@ def app_engine(app) -> Engine:
 # ``event_revisions`` holds the current snapshot (the user-visible fields, JSON) with its
 # SEQUENCE and LAST-MODIFIED; ``event_changes`` keeps every past revision for the public
 # changelog and change notices; ``feed_programmes`` keeps a programme's own fields so its
-# feeds can still be served (as cancelled) after its file is deleted. Used by feeds.py
+# feeds can still be served (as cancelled) after its file is deleted. Used by publish/feeds.py
 # through ``sync_revisions`` and ``load_revisions``.
 # ---------------------------------------------------------------------------------------
 
@@ -300,8 +315,19 @@ def sync_revisions(engine: Engine, programme_id: str, version: str | None,
     back again each get SEQUENCE + 1 and LAST-MODIFIED ``now``. ``occurrences=None`` means
     the programme's file is gone: every occurrence becomes removed. All of it happens in
     one write transaction that compares the stored digest before writing, so two
-    processes syncing the same change bump SEQUENCE once.
+    processes syncing the same change bump SEQUENCE once (the second gets
+    RevisionConflict, and syncs again to read the first one's result).
     """
+    try:
+        return _sync_revisions(engine, programme_id, version, programme, occurrences, now)
+    except IntegrityError as error:  # the other process inserted the same row first
+        raise RevisionConflict(f"{programme_id} changed meanwhile") from error
+
+
+def _sync_revisions(engine: Engine, programme_id: str, version: str | None,
+                    programme: Mapping[str, Any] | None,
+                    occurrences: Mapping[str, Mapping[str, Any]] | None,
+                    now: dt.datetime) -> ProgrammeRevisions:
     now = now.astimezone(dt.timezone.utc).replace(microsecond=0)
     with write_transaction(engine) as connection:
         stored = {row.occurrence_key: row for row in connection.execute(

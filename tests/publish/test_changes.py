@@ -13,17 +13,19 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import browsing
 import feedparser
 import lxml.etree
 import lxml.html
 import pytest
 
-import browsing
+from week_planner import create_app
+from week_planner.publish import changes, feeds
+from week_planner.schedule import jalali
+from week_planner.schedule.loading import load_file
+from week_planner.web.pages import page_cache
 
-from week_planner import changes, create_app, feeds, jalali
-from week_planner.loading import load_file
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 UTC = dt.timezone.utc
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -322,7 +324,6 @@ def test_a_new_programme_title_alone_moves_last_modified(client, schedules_dir, 
 
 
 def test_rendered_once_per_revision_state(changes_app, client):
-    from week_planner.views import page_cache
     cache = page_cache(changes_app)
     get_ok(client, FEED)
     renders = cache.renders

@@ -8,11 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from week_planner.colours import (BLACK, WHITE, contrast_ratio, label_colours,
-                                  relative_luminance, text_colour_for)
-from week_planner.loading import load_file
+from week_planner.publish.colours import (
+    BLACK,
+    WHITE,
+    contrast_ratio,
+    label_colours,
+    relative_luminance,
+    text_colour_for,
+)
+from week_planner.schedule.loading import load_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 DATA = ROOT / "tests" / "data"
 

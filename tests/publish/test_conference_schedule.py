@@ -19,11 +19,12 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from week_planner import conference_schedule, get_registry
-from week_planner.feeds import uid
-from week_planner.loading import load_file
+from week_planner import get_registry
+from week_planner.publish import conference_schedule
+from week_planner.publish.feeds import uid
+from week_planner.schedule.loading import load_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 C3VOC = DATA / "c3voc"

@@ -19,14 +19,21 @@ from zoneinfo import ZoneInfo
 import icalendar
 import lxml.html
 import pytest
-from calendar_readers import (disagreements, expected_events, libical_problems, read_all,
-                              require_libical)
+from calendar_readers import (
+    disagreements,
+    expected_events,
+    libical_problems,
+    read_all,
+    require_libical,
+)
 
-from week_planner import create_app, feeds, jalali, store
-from week_planner.calendar_views import make_my_token
+from week_planner import create_app, store
+from week_planner.publish import feeds
+from week_planner.schedule import jalali
+from week_planner.tokens import make_my_token
 
-DATA = Path(__file__).resolve().parent / "data" / "feeds"
-SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 EDGE_FILES = [DATA / "edge-1400-shahrivar.yaml", DATA / "edge-1400-farvardin.yaml"]
 UTC = dt.timezone.utc
 TEHRAN = ZoneInfo("Asia/Tehran")

@@ -8,7 +8,7 @@ and libical are the ones that test our VTIMEZONE; a deliberately broken VTIMEZON
 them disagree. Times that are ambiguous or inside a DST gap: ``test_feed_edge_times.py``.
 
 Golden files: ``tests/golden/*.ics``, normalised (unfolded, properties sorted within each
-component); rewrite them with ``WEEK_PLANNER_UPDATE_GOLDEN=1 pytest tests/test_feeds.py``.
+component); rewrite them with ``WEEK_PLANNER_UPDATE_GOLDEN=1 pytest tests/publish/test_feeds.py``.
 """
 
 from __future__ import annotations
@@ -30,14 +30,16 @@ import lxml.html
 import pytest
 from calendar_readers import disagreements, expected_events, read_with_icaljs
 
-from week_planner import create_app, feeds, store
-from week_planner.calendar_views import feed_service, make_my_token
-from week_planner.loading import load_file
-from week_planner.model import description_text
+from week_planner import create_app, store
+from week_planner.publish import feeds
+from week_planner.publish.feed_service import feed_service
+from week_planner.schedule.loading import load_file
+from week_planner.schedule.model import description_text
+from week_planner.tokens import make_my_token
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "feeds"
-GOLDEN = Path(__file__).resolve().parent / "golden"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 DST_FILES = [DATA / "dst-1398-shahrivar.yaml", DATA / "dst-1398-farvardin.yaml"]
 UTC = dt.timezone.utc
@@ -653,7 +655,7 @@ RACER = textwrap.dedent("""
     from pathlib import Path
     zoneinfo.reset_tzpath(to=[])
     from week_planner import create_app
-    from week_planner.calendar_views import feed_service
+    from week_planner.publish.feed_service import feed_service
     schedules, instance, go, ready = sys.argv[1:5]
     now = dt.datetime(2025, 8, 21, tzinfo=dt.timezone.utc)
     app = create_app({"SCHEDULES_DIR": schedules, "INSTANCE_DIR": instance,

@@ -13,13 +13,20 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import vobject
+from reminder_helpers import ShiftClock, SmtpServer, free_port
 from sqlalchemy import select
 
-from reminder_helpers import ShiftClock, SmtpServer, free_port
-from week_planner import mail
-from week_planner.loading import load_text
-from week_planner.reminders import (Reminders, _finish, add_subscriber, channel_target, claim,
-                                    plan, reconcile, remove_subscribers)
+from week_planner import create_app
+from week_planner.reminders import mail
+from week_planner.reminders import outbox as engine
+from week_planner.reminders.delivery import DeliveryError
+from week_planner.reminders.mail import SmtpTransport, build_confirmation
+from week_planner.reminders.outbox import _finish, claim, due_query, reconcile
+from week_planner.reminders.planning import Subscriber, channel_target, plan
+from week_planner.reminders.scheduler import start_background
+from week_planner.reminders.sending import Reminders
+from week_planner.reminders.subscribers import add_subscriber, remove_subscribers
+from week_planner.schedule.loading import load_text
 from week_planner.store import reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
@@ -41,7 +48,6 @@ class ManualClock:
 @pytest.fixture
 def app(tmp_path, schedules_dir, smtp, database_url):
     """On a SQLite file and on PostgreSQL (``database_url`` from conftest)."""
-    from week_planner import create_app
     app = create_app({
         "TESTING": True, "SCHEDULES_DIR": str(schedules_dir), "DATABASE_URL": database_url,
         "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
@@ -104,7 +110,6 @@ events:
 """)
     assert result.ok, [p.format("en") for p in result.problems]
     programme = result.programme
-    from week_planner.reminders import Subscriber
     everyone = [Subscriber(1, "p", "programme", "email", "x@example.org")]
     wanted = plan(programme, everyone, all_day_hour=9)
     due = sorted((w.event_id, w.due_at.astimezone(TEHRAN).strftime("%m-%d %H:%M"))
@@ -115,9 +120,8 @@ events:
 
 
 def test_plan_keys_are_stable_and_one_per_address():
-    programme = load_text((Path(__file__).parent.parent / "schedules" /
+    programme = load_text((Path(__file__).resolve().parents[2] / "schedules" /
                            "khalilabad-1404.yaml").read_bytes()).programme
-    from week_planner.reminders import Subscriber
     subs = [Subscriber(1, PROGRAMME, "programme", "email", "a@example.org"),
             Subscriber(2, PROGRAMME, "event:think-tank", "email", "a@example.org"),
             Subscriber(3, PROGRAMME, "category:parade", "sms", "09121234567")]
@@ -155,7 +159,6 @@ def test_reconcile_twice_inserts_once(app):
 def test_reminder_arrives_once_on_time_with_persian_content_and_ics(app, smtp):
     """Both reminders of think-tank: the 1 d one was due while the process was down and
     goes out at start; the 2 h one arrives within 2 s of its due time, once."""
-    from week_planner.scheduler import start_background
     due = THINK_TANK - dt.timedelta(hours=2)
     clock = ShiftClock(EARLY)
     reminders = Reminders(app, clock)
@@ -231,7 +234,6 @@ def test_reminder_arrives_once_on_time_with_persian_content_and_ics(app, smtp):
 def test_smtp_down_then_up_delivers_everything_once(app):
     port = free_port()
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    from week_planner.scheduler import start_background
     clock = ShiftClock(EARLY)
     reminders = Reminders(app, clock)
     for n in range(20):
@@ -391,7 +393,6 @@ def test_a_programme_that_fails_in_planning_does_not_stop_the_others(app, smtp,
     # A second county whose planning raises (as a bad file's arithmetic once did): the
     # Khalilabad event that moves still gets its notice and its new reminder, the failing
     # programme keeps the rows it had, and /healthz names it.
-    from week_planner import reminders as engine
     (schedules_dir / "other-1404.yaml").write_text(
         (schedules_dir / "khalilabad-1404.yaml").read_text(encoding="utf-8").replace(
             "id: khalilabad-1404", "id: other-1404"), encoding="utf-8")
@@ -636,7 +637,6 @@ def test_unconfirmed_requests_go_when_their_link_expires(app):
 
 def test_claim_on_postgresql_skips_locked_rows():
     from sqlalchemy.dialects import postgresql, sqlite
-    from week_planner.reminders import due_query
     sql = str(due_query(EARLY, 50, "postgresql").compile(dialect=postgresql.dialect()))
     assert sql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
     assert "FOR UPDATE" not in str(due_query(EARLY, 50, "sqlite").compile(
@@ -661,7 +661,6 @@ def test_subscribing_again_restores_only_reminders_still_to_come(app, smtp):
 
 
 def test_running_scheduler_picks_up_a_moved_event_by_itself(app, smtp, schedules_dir):
-    from week_planner.scheduler import start_background
     clock = ShiftClock(EARLY)
     reminders = Reminders(app, clock)
     subscribe(reminders, "a@example.org")
@@ -690,10 +689,7 @@ def test_mail_over_tls_with_a_login(tmp_path, monkeypatch, app, scheme):
     import trustme
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
-
     from reminder_helpers import Mailbox
-    from week_planner.channels import DeliveryError
-    from week_planner.mail import SmtpTransport, build_confirmation
 
     authority = trustme.CA()
     certificate = authority.issue_cert("127.0.0.1")

@@ -8,10 +8,10 @@ import re
 import threading
 
 import pytest
+from browsing import ARTIFACTS, launch, sync_playwright
+from reminder_helpers import SmtpServer, free_port
 from sqlalchemy import select
 
-from reminder_helpers import SmtpServer, free_port
-from browsing import ARTIFACTS, launch, sync_playwright
 from week_planner import create_app
 from week_planner.store import app_engine, subscribers
 

@@ -11,9 +11,10 @@ import signal
 import time
 
 import pytest
+from reminder_helpers import DRILL_DUE, DRILL_YAML, SmtpServer, kill, scheduler_process
 from sqlalchemy import select
 
-from reminder_helpers import (DRILL_DUE, DRILL_YAML, SmtpServer, kill, scheduler_process)
+from week_planner import create_app
 from week_planner.store import app_engine, reminder_outbox, subscribers
 
 UTC = dt.timezone.utc
@@ -42,7 +43,6 @@ def drill(tmp_path, database_url):
         "WEEK_PLANNER_DATABASE_URL": database_url,
     }
 
-    from week_planner import create_app
     app = create_app({"SCHEDULES_DIR": str(schedules), "DATABASE_URL": database_url,
                       "INSTANCE_DIR": str(tmp_path / "instance"),
                       "SECRET_KEY": env["WEEK_PLANNER_SECRET_KEY"]})

@@ -15,13 +15,16 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 from lxml import html as lxml_html
+from reminder_helpers import free_port
 from sqlalchemy import select
 
-from reminder_helpers import free_port
+from week_planner import create_app
 from week_planner.cli import main
-from week_planner.remind_views import unsubscribe_token
-from week_planner.reminders import Reminders, channel_target
-from week_planner.store import app_engine, reminder_outbox, subscribers
+from week_planner.reminders.planning import channel_target
+from week_planner.reminders.sending import Reminders
+from week_planner.reminders.subscribers import add_subscriber, remove_subscribers
+from week_planner.store import app_engine, rate_hits, reminder_outbox, subscribers
+from week_planner.tokens import confirm_token, unsubscribe_token
 
 UTC = dt.timezone.utc
 BEFORE_THE_WEEK = dt.datetime(2025, 8, 25, 9, 0, tzinfo=UTC)
@@ -78,7 +81,6 @@ def channels_file(tmp_path, webhook):
 
 @pytest.fixture
 def app(tmp_path, schedules_dir, smtp, channels_file):
-    from week_planner import create_app
     return create_app({
         "TESTING": True, "SCHEDULES_DIR": str(schedules_dir),
         "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
@@ -179,8 +181,6 @@ def test_event_page_subscription_and_one_click_unsubscribe(app, smtp, clock):
 def test_old_links_do_not_reach_a_later_subscription_with_the_same_id(app, smtp, clock):
     """SQLite gives a deleted row's id to the next one: a link from an old mail (one-click
     unsubscribe, or a confirmation still within its time) must not act on it."""
-    from week_planner.reminders import add_subscriber, remove_subscribers
-    from week_planner.remind_views import confirm_token
     engine = app_engine(app)
     now = dt.datetime.now(UTC)
     first, _ = add_subscriber(engine, "khalilabad-1404", "programme", "email",
@@ -388,7 +388,6 @@ def test_rate_limit_is_one_for_every_worker_and_slides(tmp_path, schedules_dir, 
                                                        database_url):
     """Two web workers (two apps on one database) share the count; an hour later the
     address may ask again. Only digests are kept."""
-    from week_planner import create_app
     apps = [create_app({
         "TESTING": True, "SCHEDULES_DIR": str(schedules_dir), "DATABASE_URL": database_url,
         "INSTANCE_DIR": str(tmp_path / "instance"), "RELOAD_INTERVAL": 0,
@@ -407,7 +406,6 @@ def test_rate_limit_is_one_for_every_worker_and_slides(tmp_path, schedules_dir, 
                 ask(apps[1], "10.0.0.3"), ask(apps[0], "10.0.0.4")] == [200, 200, 429, 429]
         traveller.shift(dt.timedelta(minutes=61))
         assert ask(apps[1], "10.0.0.5") == 200
-    from week_planner.store import rate_hits
     keys = " ".join(row.key for row in rows(apps[0], rate_hits))
     assert "target" not in keys and "10.0.0" not in keys
     for app in apps:
@@ -464,7 +462,6 @@ def test_sms_code_attempts_are_limited(app, webhook, clock):
 
 
 def test_sms_form_does_not_tell_whether_a_number_is_subscribed(app, webhook, clock):
-    from week_planner.reminders import add_subscriber
     add_subscriber(app_engine(app), "khalilabad-1404", "programme", "sms", "09121234567",
                    "organiser", dt.datetime.now(UTC), confirmed=True)
     client = app.test_client()
@@ -667,7 +664,6 @@ def test_second_sms_gateway_is_a_backup_not_a_second_text(app, webhook, channels
 
 
 def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog, clock):
-    from week_planner import create_app
     channels = tmp_path / "private" / "down.yaml"
     channels.parent.mkdir(exist_ok=True)
     channels.write_text(f"sms:\n  - json://127.0.0.1:{free_port()}/sms/{{phone}}\n",
@@ -690,7 +686,6 @@ def test_gateway_down_logs_no_number(tmp_path, schedules_dir, smtp, caplog, cloc
 def test_smtp_refusal_text_is_masked_in_the_outbox(app, smtp):
     smtp.mailbox.answer = "550 5.1.1 <official@example.org>: Recipient address rejected"
     reminders = Reminders(app, lambda: dt.datetime(2025, 9, 1, tzinfo=UTC))
-    from week_planner.reminders import add_subscriber
     add_subscriber(reminders.engine, "khalilabad-1404", "event:think-tank", "email",
                    "official@example.org", "organiser", reminders.clock(), confirmed=True)
     reminders.reconcile()

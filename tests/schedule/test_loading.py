@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from week_planner.loading import load_file, load_text, parse_offset
-from week_planner.problems import translate
+from week_planner.schedule import rules, yaml_reading
+from week_planner.schedule.checks.times import parse_offset
+from week_planner.schedule.jalali import month_length, parse_jalali_date
+from week_planner.schedule.loading import load_file, load_text
+from week_planner.schedule.problems import translate
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = DATA.parent.parent / "schedules" / "khalilabad-1404.yaml"
 BAD = sorted((DATA / "bad").glob("*.yaml"))
 GOOD = sorted((DATA / "good").glob("*.yaml"))
@@ -79,18 +82,17 @@ def expectations_or_empty(path: Path):
 def test_alias_bomb_is_refused_after_a_bounded_number_of_nodes(monkeypatch):
     # The file expands to 10^7 values; the converter must stop at its node limit, not
     # walk them all (counted, not timed: a loaded machine must not fail this).
-    from week_planner import loading
     visited = []
-    original = loading._Converter.convert
+    original = yaml_reading.Converter.convert
 
     def counting(self, node):
         visited.append(1)
         return original(self, node)
 
-    monkeypatch.setattr(loading._Converter, "convert", counting)
+    monkeypatch.setattr(yaml_reading.Converter, "convert", counting)
     result = load_file(DATA / "bad" / "alias-bomb.yaml")
     assert [p.code for p in result.problems] == ["alias-bomb"]
-    assert len(visited) <= loading.MAX_NODES + 1
+    assert len(visited) <= rules.MAX_NODES + 1
 
 
 def test_yaml_1_1_traps_stay_text():
@@ -149,7 +151,6 @@ def test_bad_offsets(text):
 
 def test_every_valid_jalali_date_loads_as_that_day():
     import jdatetime
-    from week_planner.jalali import month_length, parse_jalali_date
     day = jdatetime.date(1399, 1, 1)
     for year in (1399, 1403, 1404, 1408):  # leap years 1399, 1403, 1408
         for month in range(1, 13):
@@ -184,7 +185,7 @@ def test_messages_are_persian_by_default():
 
 
 def test_sample_programme_is_the_khalilabad_week():
-    result = load_file(Path(__file__).resolve().parent.parent / "schedules" /
+    result = load_file(Path(__file__).resolve().parents[2] / "schedules" /
                        "khalilabad-1404.yaml")
     assert result.problems == []
     programme = result.programme

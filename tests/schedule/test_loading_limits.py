@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from week_planner.loading import MAX_PROBLEMS, load_text
+from week_planner.schedule.loading import load_text
+from week_planner.schedule.rules import MAX_PROBLEMS
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 from hostile_schedules import CASES  # noqa: E402
 
@@ -65,7 +66,7 @@ MEASURE = """
 import resource, sys
 sys.path.insert(0, {benchmarks!r})
 from hostile_schedules import CASES
-from week_planner.loading import load_text
+from week_planner.schedule.loading import load_text
 for name in sys.argv[1:]:
     load_text(CASES[name](), name)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)

@@ -9,7 +9,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from week_planner.loading import LoadResult, load_text
+from week_planner.schedule.loading import LoadResult, load_text
+from week_planner.schedule.rules import (
+    MAX_EVENT_LENGTH,
+    MAX_PROGRAMME_DAYS,
+    MAX_REMINDER_OFFSET,
+)
 
 KNOWN_CODES = {
     "yaml-syntax", "empty-file", "not-utf8", "file-too-large", "duplicate-key", "unknown-key",
@@ -148,8 +153,6 @@ FIELDS = {
 def test_extreme_numbers_in_every_field(values, chosen):
     import datetime as dt
 
-    from week_planner.loading import (MAX_EVENT_LENGTH, MAX_PROGRAMME_DAYS,
-                                      MAX_REMINDER_OFFSET)
     data = copy.deepcopy(VALID)
     for path in chosen:
         target = data

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from week_planner.registry import Registry
+from week_planner import create_app, get_registry
+from week_planner.config import load_settings
+from week_planner.schedule import registry as registry_module
+from week_planner.schedule.registry import Registry
 
-SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 
 
 def write(path: Path, text: str, tick: int) -> None:
@@ -96,7 +99,6 @@ def test_missing_folder_serves_nothing(tmp_path):
 
 
 def test_channels_file_makes_unknown_notify_names_warnings(tmp_path, schedules_dir):
-    from week_planner import create_app, get_registry
     channels = tmp_path / "private" / "channels.yaml"
     channels.parent.mkdir()
     channels.write_text("press: ['json://127.0.0.1:9/hook']\n", encoding="utf-8")
@@ -128,7 +130,6 @@ TAXI_PARADE_LATER = 'start: "17:00"\n    end: "18:30"'  # the same length: the s
 def held_up_loads(monkeypatch):
     """Makes the registry's loads wait until ``release`` is set; ``started`` is set when
     one is under way."""
-    import week_planner.registry as registry_module
     started, release = threading.Event(), threading.Event()
     real = registry_module.load_file
 
@@ -226,8 +227,7 @@ def write_at(path: Path, text: str, wall: float) -> None:
 
 
 def count_calls(monkeypatch, name: str) -> list:
-    """Counts the calls of ``week_planner.registry.<name>`` (one item per call)."""
-    import week_planner.registry as registry_module
+    """Counts the calls of ``week_planner.schedule.registry.<name>`` (one item per call)."""
     calls = []
     real = getattr(registry_module, name)
 
@@ -280,7 +280,6 @@ def test_a_touched_file_is_not_parsed_again(schedules_dir, monkeypatch):
 
 def test_a_crashing_loader_is_reported_once_and_the_last_good_version_stays(
         schedules_dir, monkeypatch, caplog):
-    import week_planner.registry as registry_module
     registry = Registry(schedules_dir, interval=0)
     original = registry.get("khalilabad-1404")
     calls = []
@@ -483,8 +482,6 @@ def test_removing_a_few_events_is_not_flagged(schedules_dir):
 # -------------------------------------------------------------------------- settings
 
 def test_the_service_waits_and_scripts_do_not(tmp_path, schedules_dir):
-    from week_planner import create_app, get_registry
-    from week_planner.config import load_settings
     defaults = load_settings({"INSTANCE_DIR": str(tmp_path / "i")}, {})
     assert defaults["SCHEDULE_SETTLE_SECONDS"] == 2.0
     assert defaults["SCHEDULE_GONE_GRACE_SECONDS"] == 60.0

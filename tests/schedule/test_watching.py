@@ -12,14 +12,22 @@ import time
 from pathlib import Path
 
 import pytest
-from watchdog.events import (DirModifiedEvent, FileClosedEvent, FileClosedNoWriteEvent,
-                             FileCreatedEvent, FileDeletedEvent, FileModifiedEvent,
-                             FileMovedEvent, FileOpenedEvent)
+from watchdog.events import (
+    DirModifiedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+)
 
-from week_planner.registry import Registry
-from week_planner.watching import Watcher, is_change
+from week_planner.schedule import registry as registry_module
+from week_planner.schedule.registry import Registry
+from week_planner.schedule.watching import Watcher, is_change
 
-SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 PROGRAMME = "khalilabad-1404"
 
 
@@ -120,7 +128,6 @@ def test_a_change_is_applied_and_the_registry_reading_it_does_not_reload_again(
 
 def test_a_file_the_loader_crashes_on_is_read_once(watched, schedules_dir, tmp_path,
                                                    monkeypatch):
-    import week_planner.registry as registry_module
     watcher = watched()
     registry = watcher.registry
     loads = []

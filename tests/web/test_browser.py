@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from browsing import ARTIFACTS, launch, sync_playwright
+
 from week_planner import create_app
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
 TEHRAN = ZoneInfo("Asia/Tehran")
 NOW = dt.datetime(2025, 9, 6, 10, 0, tzinfo=TEHRAN)  # cooperative-visits is on

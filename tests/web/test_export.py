@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from week_planner import get_registry
 from week_planner.cli import main
-from week_planner.export import LIVE_ONLY, _same_site_paths, export_site, file_for
+from week_planner.web.export import LIVE_ONLY, _same_site_paths, export_site, file_for
 
 PINNED = dt.datetime(2025, 9, 6, 10, 0, tzinfo=dt.timezone.utc)
 

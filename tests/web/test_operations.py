@@ -7,10 +7,13 @@ import os
 import time
 from pathlib import Path
 
-from week_planner import get_registry
-from week_planner.watching import start_watching
+from week_planner import create_app, get_registry
+from week_planner.reminders.scheduler import start_background
+from week_planner.schedule import registry as registry_module
+from week_planner.schedule.watching import start_watching
+from week_planner.web import pages as views
 
-SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 
 
 def test_healthz_reports_programmes_database_and_load_errors(client, schedules_dir):
@@ -32,7 +35,6 @@ def test_healthz_reports_programmes_database_and_load_errors(client, schedules_d
 
 
 def test_healthz_says_when_the_database_is_unreachable(tmp_path, schedules_dir):
-    from week_planner import create_app
     app = create_app({"INSTANCE_DIR": str(tmp_path / "i"), "SCHEDULES_DIR": str(schedules_dir),
                       "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/x/../../db.sqlite3"})
     (tmp_path / "no").write_text("a file where a folder should be")
@@ -99,7 +101,6 @@ def test_watcher_applies_a_valid_edit_within_a_second(app, schedules_dir):
 
 
 def test_healthz_shows_the_scheduler_running_in_this_process(app, client):
-    from week_planner.scheduler import start_background
     assert client.get("/healthz").get_json()["scheduler"]["running"] is False
     scheduler = start_background(app)
     try:
@@ -111,7 +112,6 @@ def test_healthz_shows_the_scheduler_running_in_this_process(app, client):
 
 
 def test_client_address_comes_from_a_trusted_proxy_only(tmp_path, schedules_dir, caplog):
-    from week_planner import create_app
     config = {"INSTANCE_DIR": str(tmp_path / "i"), "SCHEDULES_DIR": str(schedules_dir)}
     headers = {"X-Forwarded-For": "203.0.113.7"}
     with caplog.at_level(logging.INFO, logger="week_planner.requests"):
@@ -127,7 +127,6 @@ def test_client_address_comes_from_a_trusted_proxy_only(tmp_path, schedules_dir,
 def test_a_programme_whose_page_fails_is_named_and_the_others_are_served(app, client,
                                                                          schedules_dir,
                                                                          monkeypatch):
-    from week_planner import views
     (schedules_dir / "other-1404.yaml").write_text(
         SAMPLE.read_text(encoding="utf-8").replace("id: khalilabad-1404", "id: other-1404"),
         encoding="utf-8")
@@ -176,7 +175,6 @@ def test_pages_are_served_while_a_megabyte_worst_case_file_loads(app, client, sc
     # load ends, and within 0.5 s as a generous bound.
     import sys
     import threading
-    from week_planner import registry as registry_module
     sys.path.insert(0, str(SAMPLE.parent.parent / "benchmarks"))
     from hostile_schedules import CASES
     assert client.get("/khalilabad-1404/").status_code == 200

@@ -3,7 +3,8 @@ segment a route uses must be refused as a programme id."""
 
 from __future__ import annotations
 
-from week_planner.loading import RESERVED_IDS, load_text
+from week_planner.schedule.loading import load_text
+from week_planner.schedule.rules import RESERVED_IDS
 
 
 def fixed_first_segments(app) -> set[str]:

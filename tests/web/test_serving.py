@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "khalilabad-1404.yaml"
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 
 
 def free_port() -> int:

@@ -16,8 +16,12 @@ import pytest
 import time_machine
 from lxml import html as lxml_html
 
-from week_planner import get_registry, jalali
-from week_planner.views import page_cache, paragraphs, preview_url
+from week_planner import get_registry
+from week_planner.cli import main
+from week_planner.reminders.mail import occurrence_details
+from week_planner.schedule import jalali
+from week_planner.schedule.model import paragraphs
+from week_planner.web.pages import page_cache, preview_url
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 UTC = dt.timezone.utc
@@ -568,7 +572,6 @@ def test_the_preview_link_shows_a_draft(app, client, clock, schedules_dir):
 def test_preview_link_command(app, schedules_dir, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from week_planner.cli import main
     make_draft(schedules_dir)
     monkeypatch.setenv("WEEK_PLANNER_SCHEDULES_DIR", str(schedules_dir))
     monkeypatch.setenv("WEEK_PLANNER_INSTANCE_DIR", str(tmp_path / "instance"))
@@ -676,7 +679,6 @@ def test_an_event_past_midnight_reads_the_same_on_page_feed_and_mail(
     start day does not (it is not «until Sunday 00:00»)."""
     import icalendar
 
-    from week_planner.mail import occurrence_details
     rewrite_sample(schedules_dir, ('    start: "16:00"\n    end: "17:30"\n',
                                    f'    start: "16:00"\n    duration: {duration}\n'))
     page = text_of(parse(client.get("/khalilabad-1404/events/taxi-parade/")))

@@ -4,7 +4,7 @@
 ``store.event_history`` (oldest first) into ``ChangeEntry`` values, newest first, each
 saying plainly what changed, e.g. «رژه خودروهای تعاونی تاکسی بی‌سیم: از شنبه ۱۵ شهریور
 ساعت ۱۶:۰۰ به ساعت ۱۶:۳۰ منتقل شد». ``atom_feed(...)`` makes the Atom bytes of them.
-Both are pure: no database, no clock; ``changes_views`` serves them.
+Both are pure: no database, no clock; web/changes.py serves them.
 
 Rows recorded by one sync share their ``changed_at``: such a batch is one edit of the
 file. Within a batch the rows of one event (a repeated event has one row per date) make
@@ -34,7 +34,7 @@ from itertools import groupby
 from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from . import jalali
+from week_planner.schedule import jalali
 
 # Names the changelog's entry ids are derived from; never change it.
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:week-planner:changes")

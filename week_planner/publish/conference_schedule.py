@@ -36,11 +36,11 @@ import xml.etree.ElementTree as ET
 from importlib import metadata
 from typing import Any
 
-from .changes import xml_text
-from .colours import DEFAULT_BACKGROUND
-from .feeds import CANCELLED_PREFIX, event_page_url, uid
-from .jalali import normalise_letters
-from .model import Event, Occurrence, Programme, description_text
+from week_planner.publish.changes import xml_text
+from week_planner.publish.colours import DEFAULT_BACKGROUND
+from week_planner.publish.feeds import CANCELLED_PREFIX, event_page_url, uid
+from week_planner.schedule.jalali import normalise_letters
+from week_planner.schedule.model import Event, Occurrence, Programme, description_text
 
 SCHEMA_URL = "https://c3voc.de/schedule/schema.json"
 GENERATOR = "week-planner"

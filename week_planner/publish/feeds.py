@@ -37,8 +37,8 @@ import icalendar
 from icalendar import Alarm, Calendar, Timezone, TimezoneDaylight, TimezoneStandard
 from icalendar import Event as VEvent
 
-from . import jalali
-from .model import Event, Occurrence, Programme, description_text
+from week_planner.schedule import jalali
+from week_planner.schedule.model import Event, Occurrence, Programme, description_text
 
 PRODID = "-//week-planner//Cooperative Week programme//FA"
 UID_DOMAIN = "week-planner"

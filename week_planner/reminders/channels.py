@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from week_planner.reminders.delivery import DeliveryError, mask_addresses
+
 
 class ChannelsError(ValueError):
     pass
@@ -47,14 +49,6 @@ def channel_names(path: str | Path) -> set[str]:
 SMS_CHANNEL = "sms"  # the channel whose URLs are templates with ``{phone}``: the SMS gateway
 
 
-class DeliveryError(Exception):
-    """A message was not delivered. ``permanent``: retrying cannot help (a 5xx answer);
-    ``connection``: the server could not be reached, so the rest of a batch waits too."""
-
-    def __init__(self, message: str, permanent: bool = False, connection: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
-        self.connection = connection
 
 
 def sms_template(channels: dict[str, list[str]]) -> list[str] | None:
@@ -67,7 +61,6 @@ class _MaskAddresses(logging.Filter):
     """apprise logs its targets (numbers in SMS gateway URLs); mask them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .mail import mask_addresses
         record.msg = mask_addresses(record.getMessage())
         record.args = None
         return True

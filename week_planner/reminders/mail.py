@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
 import smtplib
 import ssl
 from email.header import Header, decode_header, make_header
@@ -21,11 +20,10 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-
-from . import jalali
-from .channels import DeliveryError
-from .feeds import event_page_url
-from .model import Event, Occurrence, Programme, description_text
+from week_planner.publish.feeds import event_page_url
+from week_planner.reminders.delivery import DeliveryError, mask_address, mask_addresses
+from week_planner.schedule import jalali
+from week_planner.schedule.model import Event, Occurrence, Programme, description_text
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +32,10 @@ TIMEZONE_NAMES = {"Asia/Tehran": "ایران"}
 
 # -- small pieces ---------------------------------------------------------------------------
 
-def mask_address(address: str) -> str:
-    """``a***@e***.ir`` for mail, ``0912***67`` for a number: enough to tell apart in a log."""
-    if "@" in address:
-        local, _, domain = address.rpartition("@")
-        name, dot, tld = domain.rpartition(".")
-        masked_domain = f"{name[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
-        return f"{local[:1]}***@{masked_domain}"
-    return f"{address[:4]}***{address[-2:]}" if len(address) > 6 else "***"
 
 
-ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+|(?<!\d)(?:\+98|0098|0)?9\d{9}(?!\d)")
 
 
-def mask_addresses(text: str) -> str:
-    """Mask every e-mail address and mobile number in a text (server replies, logs)."""
-    return ADDRESS_RE.sub(lambda match: mask_address(match.group(0)), text)
 
 
 def message_id(key: str, mail_from: str) -> str:

@@ -1,189 +1,88 @@
-"""Reminders: which are wanted, keeping the outbox in step, and sending the due ones.
+"""The outbox: the truth about every reminder and change notice, one row per message to
+one recipient, under a UNIQUE key made only of stable values.
 
-The truth is the outbox table (``store.reminder_outbox``), one row per reminder or change
-notice to one recipient, under a UNIQUE key made only of stable values. The parts:
-
-- ``plan(programme, subscribers)`` — pure: the reminders the programme wants now.
 - ``reconcile(engine, programmes, …)`` — after every (re)load and subscription change:
   inserts new rows (insert-or-ignore), cancels pending rows no longer wanted, revives
   cancelled ones wanted again, and queues one change notice per subscriber when an
-  occurrence moves, changes venue or is cancelled.
-- ``claim`` / ``Sender.send_due`` — the edge: rows are claimed atomically (SQLite
-  ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``) with a lease, sent, and
-  marked ``sent`` in their own transaction right after the server accepts.
+  occurrence moves, changes venue or is cancelled. Each programme is planned on its own.
+- ``claim`` / ``release`` / ``finish`` — rows are claimed atomically (SQLite
+  ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``) with a lease, and marked in
+  their own transaction right after the server accepts (reminders/sending.py).
 
-``Reminders(app)`` binds these to an application (engine, registry, settings, clock).
+What is wanted comes from reminders/planning.py; who subscribed, from
+reminders/subscribers.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
-import os
-import secrets
-import socket
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import jalali
-from .channels import DeliveryError, read_channels, send_apprise, send_sms, sms_template
-from .faults import Faults, faults_of
-from .model import Occurrence, Programme
-from .calendar_views import event_calendar
-from .store import (rate_hits, reminder_occurrences, reminder_outbox, subscribers,
-                    write_transaction)
+from week_planner.faults import Faults
+from week_planner.reminders.planning import (
+    ALREADY_SENT,
+    NOT_WANTED,
+    SUPERSEDED,
+    UTC,
+    Subscriber,
+    Wanted,
+    digest,
+    notice_worthy,
+    occurrence_states,
+    plan,
+    recipients_for,
+    too_late_at,
+)
+from week_planner.schedule.model import Programme
+from week_planner.store import (
+    reminder_occurrences,
+    reminder_outbox,
+    subscribers,
+    write_transaction,
+)
 
 log = logging.getLogger(__name__)
 
-UTC = dt.timezone.utc
 PENDING, SENDING, SENT, FAILED, CANCELLED, MISSED = (
     "pending", "sending", "sent", "failed", "cancelled", "missed")
-NOT_WANTED = "no longer wanted"
-SUPERSEDED = "late when planned; a later reminder follows"
-ALREADY_SENT = "already sent to this channel before its URL changed"
 
 Clock = Callable[[], dt.datetime]
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 # -- planning (pure) ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    programme_id: str
-    scope: str  # "programme", "category:<id>" or "event:<id>"
-    channel: str  # "email" or "sms"
-    address: str
 
 
-@dataclass(frozen=True)
-class Wanted:
-    key: str
-    programme_id: str
-    event_id: str
-    occurrence_key: str
-    occurrence_start: dt.datetime
-    offset_seconds: int
-    channel: str  # "email", "sms" or "apprise"
-    recipient: str  # address, number or organiser channel name
-    subscriber_id: int | None
-    due_at: dt.datetime
 
 
-def digest(*parts: Any) -> str:
-    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode("utf-8")).hexdigest()
 
 
-def reminder_key(programme_id: str, occurrence_key: str, start: dt.datetime,
-                 offset_seconds: int, channel: str, recipient: str) -> str:
-    """Stable values only (never "now"): planning twice gives the same key."""
-    return digest("reminder", programme_id, occurrence_key, start.astimezone(UTC).isoformat(),
-                  offset_seconds, channel, recipient)
 
 
-def anchor(programme: Programme, occurrence: Occurrence, all_day_hour: int) -> dt.datetime:
-    """What offsets count back from: the start, or the configured hour of an all-day day."""
-    if occurrence.all_day:
-        return dt.datetime.combine(occurrence.day, dt.time(all_day_hour), programme.tz)
-    return occurrence.start
 
 
-def too_late_at(kind: str, occurrence_start: dt.datetime, due_at: dt.datetime,
-                offset_seconds: int) -> dt.datetime:
-    """When a row may no longer be sent: the event's start, or for a reminder of an
-    all-day event the hour its offsets count from (its start is midnight, which a "2h"
-    reminder due at 06:00 of the day would otherwise always have missed)."""
-    if kind != "reminder":
-        return occurrence_start
-    return max(occurrence_start, due_at + dt.timedelta(seconds=offset_seconds))
 
 
-def covers(scope: str, event_id: str, category_id: str) -> bool:
-    return scope in ("programme", f"category:{category_id}", f"event:{event_id}")
 
 
-def channel_target(name: str, url: str) -> str:
-    """The recipient of an organiser channel's outbox row. Each URL of a channel has rows of
-    its own, so a URL that fails (Bale down) is retried alone and the others (Telegram) are
-    not sent twice. The URL holds tokens, so the database keeps a digest of it, not it."""
-    return f"{name}/{digest('channel-url', url)[:12]}"
 
 
-def recipients_for(event_id: str, category_id: str, notify: Iterable[str],
-                   programme_subscribers: Iterable[Subscriber],
-                   channels: Mapping[str, Sequence[str]] | None = None
-                   ) -> list[tuple[str, str, int | None]]:
-    """(channel, recipient, subscriber id) for an event: each address once, however many
-    of its subscriptions cover the event; then each URL of the organiser channels named in
-    ``notify`` that the channels file defines."""
-    found: dict[tuple[str, str], int | None] = {}
-    for subscriber in programme_subscribers:
-        if covers(subscriber.scope, event_id, category_id):
-            found.setdefault((subscriber.channel, subscriber.address), subscriber.id)
-    for name in notify:
-        for url in (channels or {}).get(name, ()):
-            found.setdefault(("apprise", channel_target(name, url)), None)
-    return [(channel, recipient, sid) for (channel, recipient), sid in found.items()]
 
 
-def plan(programme: Programme, programme_subscribers: Iterable[Subscriber],
-         all_day_hour: int = 8, channels: Mapping[str, Sequence[str]] | None = None
-         ) -> list[Wanted]:
-    """Every reminder the programme wants, whatever the time (the sender decides what is
-    late). Drafts and cancelled events want none."""
-    if programme.draft:
-        return []
-    programme_subscribers = list(programme_subscribers)
-    wanted = []
-    for event in programme.events:
-        if event.cancelled or not event.reminders:
-            continue
-        recipients = recipients_for(event.id, event.category.id, event.notify,
-                                    programme_subscribers, channels)
-        for occurrence in event.occurrences:
-            start = anchor(programme, occurrence, all_day_hour)
-            for offset in event.reminders:
-                seconds = int(offset.total_seconds())
-                for channel, recipient, subscriber_id in recipients:
-                    wanted.append(Wanted(
-                        reminder_key(programme.id, occurrence.key, occurrence.start, seconds,
-                                     channel, recipient),
-                        programme.id, event.id, occurrence.key, occurrence.start, seconds,
-                        channel, recipient, subscriber_id, start - offset))
-    return wanted
 
 
-def occurrence_states(programme: Programme, base_url: str) -> dict[str, dict[str, Any]]:
-    """What subscribers were told about each occurrence; a change in ``NOTICE_FIELDS``
-    between two loads is worth a notice."""
-    from .mail import occurrence_details
-    states = {}
-    for event in programme.events:
-        for occurrence in event.occurrences:
-            state = occurrence_details(programme, event, occurrence, base_url)
-            state["category_id"] = event.category.id
-            state["occurrence_key"] = occurrence.key
-            state["notify"] = list(event.notify)
-            states[occurrence.key] = state
-    return states
 
 
-NOTICE_FIELDS = ("start", "end", "all_day", "venue", "address", "status")
 
 
-def notice_worthy(old: Mapping[str, Any], new: Mapping[str, Any] | None) -> bool:
-    if new is None:
-        return old.get("status") != "cancelled"
-    return any(old.get(name) != new.get(name) for name in NOTICE_FIELDS)
 
 
 # -- reconciliation -----------------------------------------------------------------------
@@ -515,409 +414,29 @@ def retry_delay(delays: list[int], attempts: int) -> dt.timedelta:
 
 # -- subscribers --------------------------------------------------------------------------
 
-def rate_limit_hit(engine: Engine, kind: str, value: str, limit: int, now: dt.datetime,
-                   window: dt.timedelta = dt.timedelta(hours=1)) -> bool:
-    """Count one request of ``value`` (a client address, a subscriber's address) and say
-    whether it is within ``limit`` in the sliding ``window``. The count is kept in the
-    database, shared by every process; only a digest of the value is stored."""
-    key = f"{kind}:{digest('rate', kind, value)[:40]}"
-    with write_transaction(engine) as connection:
-        if connection.dialect.name == "postgresql":
-            # The same key from two machines at once: one counts after the other.
-            connection.execute(select(func.pg_advisory_xact_lock(
-                int(digest("rate-lock", key)[:15], 16))))
-        connection.execute(delete(rate_hits).where(rate_hits.c.at <= now - window))
-        count = connection.execute(select(func.count()).select_from(rate_hits).where(
-            rate_hits.c.key == key)).scalar_one()
-        if count >= limit:
-            return False
-        connection.execute(rate_hits.insert().values(key=key, at=now))
-        return True
 
 
-class AddressError(ValueError):
-    pass
 
 
-def normalise_email(address: str) -> str:
-    """A lower-cased ASCII address (a Persian domain in its punycode form): mail to an
-    internationalised (SMTPUTF8) address could not be sent, so it is refused here rather
-    than failing later."""
-    from email_validator import EmailNotValidError, validate_email
-    try:
-        checked = validate_email(address.strip(), check_deliverability=False,
-                                 allow_smtputf8=False)
-    except EmailNotValidError as error:
-        raise AddressError(str(error)) from None
-    return (checked.ascii_email or checked.normalized).lower()  # IDN domain → punycode
 
 
-def normalise_mobile(number: str) -> str:
-    """Iranian mobile numbers in any common writing → ``09xxxxxxxxx``."""
-    digits = "".join(ch for ch in jalali.to_ascii_digits(number) if ch.isdigit() or ch == "+")
-    if digits.startswith("+98"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("0098"):
-        digits = "0" + digits[4:]
-    elif digits.startswith("98") and len(digits) == 12:
-        digits = "0" + digits[2:]
-    elif digits.startswith("9") and len(digits) == 10:
-        digits = "0" + digits
-    if len(digits) != 11 or not digits.startswith("09") or not digits.isdigit():
-        raise AddressError("not an Iranian mobile number (09xxxxxxxxx)")
-    return digits
 
 
-def scope_for(programme: Programme, event_id: str | None = None,
-              category_id: str | None = None) -> str:
-    if event_id and category_id:
-        raise ValueError("give an event or a category, not both")
-    if event_id:
-        if programme.event(event_id) is None:
-            raise ValueError(f"no event '{event_id}' in programme '{programme.id}'")
-        return f"event:{event_id}"
-    if category_id:
-        if category_id not in programme.categories:
-            raise ValueError(f"no category '{category_id}' in programme '{programme.id}'")
-        return f"category:{category_id}"
-    return "programme"
 
 
-def scope_label(programme: Programme, scope: str) -> str:
-    kind, _, ident = scope.partition(":")
-    if kind == "event" and programme.event(ident):
-        return programme.event(ident).title
-    if kind == "category" and ident in programme.categories:
-        return f"{programme.categories[ident].label} — {programme.title}"
-    return programme.title
 
 
-def add_subscriber(engine: Engine, programme_id: str, scope: str, channel: str,
-                   address: str, source: str, now: dt.datetime, confirmed: bool,
-                   code_hash: str | None = None) -> tuple[int, bool]:
-    """Insert or refresh a subscription; (id, already confirmed before)."""
-    sub = subscribers.c
-    with write_transaction(engine) as connection:
-        row = connection.execute(select(sub.id, sub.confirmed_at).where(
-            sub.programme_id == programme_id, sub.scope == scope, sub.channel == channel,
-            sub.address == address)).first()
-        if row is not None:
-            values = {"code_hash": code_hash, "code_attempts": 0}
-            if confirmed and row.confirmed_at is None:
-                values["confirmed_at"] = now
-            if row.confirmed_at is None:
-                values["created_at"] = now
-            connection.execute(update(subscribers).where(sub.id == row.id).values(**values))
-            return row.id, row.confirmed_at is not None
-        result = connection.execute(subscribers.insert().values(
-            programme_id=programme_id, scope=scope, channel=channel, address=address,
-            source=source, created_at=now, confirmed_at=now if confirmed else None,
-            code_hash=code_hash, code_attempts=0))
-        return result.inserted_primary_key[0], False
 
 
-def confirm_subscriber(engine: Engine, subscriber_id: int, now: dt.datetime) -> str | None:
-    """Mark confirmed; the programme id, or None when the subscription is gone."""
-    sub = subscribers.c
-    with write_transaction(engine) as connection:
-        row = connection.execute(select(sub.programme_id, sub.confirmed_at)
-                                 .where(sub.id == subscriber_id)).first()
-        if row is None:
-            return None
-        if row.confirmed_at is None:
-            connection.execute(update(subscribers).where(sub.id == subscriber_id)
-                               .values(confirmed_at=now, code_hash=None))
-        return row.programme_id
 
 
-def remove_subscribers(engine: Engine, ids: Iterable[int], now: dt.datetime) -> int:
-    """Delete the subscriptions, cancel what is pending for them and forget the address
-    in the outbox."""
-    ids = list(ids)
-    if not ids:
-        return 0
-    out = reminder_outbox.c
-    with write_transaction(engine) as connection:
-        # Claimed ones too: their address is about to go, so a claim whose process died
-        # must not come back after its lease with no one to send to. (A send under way
-        # still goes out; its outcome is simply not recorded over "cancelled".)
-        connection.execute(update(reminder_outbox).where(
-            out.subscriber_id.in_(ids), out.status.in_([PENDING, SENDING]))
-            .values(status=CANCELLED, last_error=NOT_WANTED, lease_until=None,
-                    updated_at=now))
-        connection.execute(update(reminder_outbox).where(out.subscriber_id.in_(ids))
-                           .values(recipient="", subscriber_id=None))
-        return connection.execute(delete(subscribers).where(
-            subscribers.c.id.in_(ids))).rowcount
 
 
-def purge_expired(engine: Engine, programmes: Iterable[Programme], now: dt.datetime,
-                  retention_days: int, confirm_max_age: float | None = None) -> int:
-    """Delete the addresses of programmes that ended ``retention_days`` ago. A programme
-    no longer served (its file deleted, perhaps while no process ran) counts as ended at
-    its last planned occurrence, or when its last subscription was made. Requests never
-    confirmed go when their link or code expires (``confirm_max_age`` seconds)."""
-    keep = dt.timedelta(days=retention_days)
-    served = {p.id: p for p in programmes}
-    expired = [pid for pid, p in served.items() if p.end() + keep <= now]
-    sub, out = subscribers.c, reminder_outbox.c
-    if confirm_max_age is not None:
-        with write_transaction(engine) as connection:
-            unconfirmed = connection.execute(delete(subscribers).where(
-                sub.confirmed_at.is_(None),
-                sub.created_at <= now - dt.timedelta(seconds=confirm_max_age))).rowcount
-        if unconfirmed:
-            log.info("deleted %d unconfirmed subscription request(s)", unconfirmed)
-    with engine.connect() as connection:
-        others = [pid for (pid,) in connection.execute(
-            select(sub.programme_id).distinct()) if pid not in served]
-        for pid in others:
-            last = connection.execute(select(func.max(out.occurrence_start))
-                                      .where(out.programme_id == pid)).scalar() or \
-                connection.execute(select(func.max(sub.created_at))
-                                   .where(sub.programme_id == pid)).scalar()
-            if last is not None and last.replace(tzinfo=UTC) + keep <= now:
-                expired.append(pid)
-        if not expired:
-            return 0
-        ids = [row.id for row in connection.execute(
-            select(sub.id).where(sub.programme_id.in_(expired)))]
-    removed = remove_subscribers(engine, ids, now)
-    with write_transaction(engine) as connection:
-        connection.execute(update(reminder_outbox).where(
-            out.programme_id.in_(expired), out.channel.in_(["email", "sms"]),
-            out.recipient != "").values(recipient=""))
-    if removed:
-        log.info("deleted %d subscriber address(es) of ended programmes", removed)
-    return removed
 
 
 # -- the application side -----------------------------------------------------------------
 
-class Reminders:
-    """The reminder machinery of one application: its engine, programmes, settings and
-    clock (injectable for tests)."""
-
-    def __init__(self, app, clock: Clock | None = None):
-        from .store import app_engine
-        self.app = app
-        self.settings = app.config
-        self.clock = clock or utc_now
-        self.engine = app_engine(app)
-        # host:pid names the process for people; the random part keeps two containers that
-        # share a host name (host networking) and a pid (1) from taking each other's rows.
-        self.worker = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-    @property
-    def registry(self):
-        return self.app.extensions["week_planner.registry"]
-
-    def channels(self) -> dict[str, list[str]]:
-        path = self.settings.get("CHANNELS")
-        return read_channels(path) if path else {}
-
-    def reconcile(self, programme_ids: Iterable[str] | None = None) -> ReconcileResult:
-        snapshot = self.registry.snapshot()
-        programmes = list(snapshot.programmes.values())
-        prune = programme_ids is None and all(state.result.ok
-                                              for state in snapshot.files.values())
-        if programme_ids is not None:
-            wanted = set(programme_ids)
-            programmes = [p for p in programmes if p.id in wanted]
-        return reconcile(self.engine, programmes, now=self.clock(),
-                         base_url=self.settings["BASE_URL"],
-                         all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
-                         channels=self.channels(), prune_others=prune,
-                         faults=faults_of(self.app))
-
-    def purge_expired(self) -> int:
-        return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
-                             self.clock(), self.settings["SUBSCRIBER_RETENTION_DAYS"],
-                             self.settings["CONFIRM_MAX_AGE"])
-
-    def next_due(self) -> dt.datetime | None:
-        return next_due(self.engine)
-
-    def send_due(self, max_batches: int | None = None) -> dict[str, int]:
-        """Claim and send batches until nothing is due; counts by outcome."""
-        from .mail import transport_for
-        counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
-        transport = transport_for(self.settings)
-        sender = _Sender(self, transport)
-        batches = 0
-        try:
-            while max_batches is None or batches < max_batches:
-                claimed_at = self.clock()
-                rows = claim(self.engine, claimed_at, self.settings["REMINDER_BATCH_SIZE"],
-                             self.settings["REMINDER_LEASE"], self.worker)
-                if not rows:
-                    break
-                batches += 1
-                for outcome in sender.send_batch(rows, claimed_at):
-                    counts[outcome] += 1
-        finally:
-            transport.close()
-        return counts
-
-    def unsubscribe_url(self, row: Mapping[str, Any]) -> str | None:
-        """The one-click link of an outbox row's subscription (None for organisers)."""
-        if row["subscriber_id"] is None or not row["recipient"]:
-            return None
-        from .remind_views import unsubscribe_token
-        token = unsubscribe_token(self.app, row["subscriber_id"], row["programme_id"],
-                                  row["channel"], row["recipient"])
-        return f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/{token}"
-
-    def build_email(self, row: Mapping[str, Any], now: dt.datetime):
-        """The message for an outbox row, or None when its event is no longer as planned."""
-        from . import mail
-        env = self.app.jinja_env
-        unsubscribe = self.unsubscribe_url(row)
-        if row["kind"] == "notice":
-            return mail.build_notice(env, self.settings, json.loads(row["detail"]),
-                                     row["recipient"], row["key"], unsubscribe, now)
-        found = self.find_occurrence(row)
-        if found is None:
-            return None
-        programme, event, occurrence = found
-        # The event's own feed: the same UIDs, SEQUENCE and VTIMEZONE as the calendars
-        # that subscribed to it (kept in memory by the feeds, so built once per version).
-        ics = event_calendar(self.app, programme.id, event.id)
-        # Sent late (the process was down): say how long is really left.
-        before = dt.timedelta(seconds=row["offset_seconds"])
-        if now - row["due_at"] > dt.timedelta(minutes=1):
-            left = anchor(programme, occurrence, self.settings["ALL_DAY_REMINDER_HOUR"]) - now
-            before = dt.timedelta(minutes=max(int(left.total_seconds()) // 60, 0))
-        return mail.build_reminder(env, self.settings, programme, event, occurrence, before,
-                                   row["recipient"], row["key"], unsubscribe, now, ics)
-
-    def find_occurrence(self, row: Mapping[str, Any]):
-        programme = self.registry.get(row["programme_id"])
-        event = programme.event(row["event_id"]) if programme else None
-        if event is None or event.cancelled:
-            return None
-        for occurrence in event.occurrences:
-            if occurrence.key == row["occurrence_key"] and \
-                    occurrence.start == row["occurrence_start"]:
-                return programme, event, occurrence
-        return None
-
-    def short_text(self, row: Mapping[str, Any]) -> str | None:
-        from . import mail
-        if row["kind"] == "notice":
-            return mail.notice_text(json.loads(row["detail"]))
-        found = self.find_occurrence(row)
-        if found is None:
-            return None
-        return mail.reminder_text(*found, self.settings["BASE_URL"])
 
 
-class _Sender:
-    """Sends claimed rows over their channel and records each outcome at once."""
-
-    def __init__(self, reminders: Reminders, transport):
-        self.reminders = reminders
-        self.transport = transport
-        self.engine = reminders.engine
-        self.worker = reminders.worker
-        self.delays = list(reminders.settings["RETRY_DELAYS"])
-        self._channels: dict[str, list[str]] | None = None
-
-    def channels(self) -> dict[str, list[str]]:
-        if self._channels is None:
-            self._channels = self.reminders.channels()
-        return self._channels
-
-    def send_batch(self, rows: list[Mapping[str, Any]], claimed_at: dt.datetime
-                   ) -> Iterable[str]:
-        unreachable: DeliveryError | None = None
-        # Start no send after half the lease: past it, another process may take the row
-        # over, and a slow batch (a stalled machine) must not turn into duplicates.
-        deadline = claimed_at + dt.timedelta(seconds=self.reminders.settings["REMINDER_LEASE"] / 2)
-        for index, row in enumerate(rows):
-            now = self.reminders.clock()
-            if now >= deadline:
-                release(self.engine, [r["id"] for r in rows[index:]], self.worker, now)
-                log.warning("batch took more than half its lease; %d reminder(s) given back",
-                            len(rows) - index)
-                return
-            if unreachable is not None and row["channel"] == "email":
-                yield self._retry(row, now, unreachable)
-                continue
-            try:
-                delivered = self._deliver(row, now)
-            except DeliveryError as error:
-                if error.permanent:
-                    _finish(self.engine, row["id"], self.worker, status=FAILED, last_error=str(error),
-                            updated_at=now)
-                    log.error("reminder %d failed for good: %s", row["id"], error)
-                    yield "failed"
-                else:
-                    if error.connection and row["channel"] == "email":
-                        unreachable = error
-                    yield self._retry(row, now, error)
-                continue
-            except Exception as error:  # a bug or bad data must not stop the batch
-                log.exception("reminder %d could not be built", row["id"])
-                yield self._retry(row, now, DeliveryError(f"{type(error).__name__}: {error}"))
-                continue
-            if not delivered:
-                _finish(self.engine, row["id"], self.worker, status=CANCELLED,
-                        last_error="the event is no longer as planned", updated_at=now)
-                yield "cancelled"
-                continue
-            _finish(self.engine, row["id"], self.worker, status=SENT, sent_at=self.reminders.clock(),
-                    last_error=None, updated_at=self.reminders.clock())
-            # One line per reminder; the address masked, as everywhere in the logs.
-            from .mail import mask_address
-            log.info("%s %d sent: %s/%s by %s to %s", row["kind"], row["id"],
-                     row["programme_id"], row["occurrence_key"], row["channel"],
-                     mask_address(row["recipient"]) if row["channel"] != "apprise"
-                     else row["recipient"])
-            yield "sent"
-
-    def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
-        at = now + retry_delay(self.delays, row["attempts"])
-        _finish(self.engine, row["id"], self.worker, status=PENDING, next_attempt_at=at,
-                last_error=str(error), updated_at=now)
-        log.warning("reminder %d not sent (attempt %d): %s; next try in %s", row["id"],
-                    row["attempts"], error, at - now)
-        return "retry"
-
-    def _deliver(self, row: Mapping[str, Any], now: dt.datetime) -> bool:
-        channel = row["channel"]
-        if channel == "email":
-            message = self.reminders.build_email(row, now)
-            if message is None:
-                return False
-            self.transport.send(message)
-            return True
-        text = self.reminders.short_text(row)
-        if text is None:
-            return False
-        if channel == "sms":
-            templates = sms_template(self.channels())
-            if not templates:
-                raise DeliveryError("no SMS gateway in the channels file")
-            send_sms(templates, row["recipient"], text)
-            return True
-        name = row["recipient"].partition("/")[0]
-        urls = [url for url in self.channels().get(name, ())
-                if channel_target(name, url) == row["recipient"]]
-        if not urls:
-            raise DeliveryError(f"this URL of channel '{name}' is no longer in the channels "
-                                "file", permanent=True)
-        send_apprise(urls, text.splitlines()[0], text)
-        return True
 
 
-def reminders_end(programme: Programme, scope: str, all_day_hour: int = 8
-                  ) -> dt.datetime | None:
-    """The last moment a reminder for ``scope`` ("programme", "category:<id>",
-    "event:<id>") may still go out, by the same rule the outbox uses (``too_late_at``);
-    None when the scope wants none at all (cancelled events, events without reminders).
-    Read only: the subscription pages use it to stop offering what would never be sent."""
-    probe = Subscriber(0, programme.id, scope, "email", "")
-    return max((too_late_at("reminder", item.occurrence_start, item.due_at,
-                            item.offset_seconds)
-                for item in plan(programme, [probe], all_day_hour)), default=None)

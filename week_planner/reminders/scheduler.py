@@ -20,7 +20,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .reminders import Clock, Reminders
+from week_planner import store
+from week_planner.reminders.outbox import Clock
+from week_planner.reminders.sending import Reminders
+from week_planner.schedule.registry import registry_of
+from week_planner.schedule.watching import start_watching
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +153,8 @@ def start_background(app, clock: Clock | None = None) -> ReminderScheduler:
 def run_forever(app) -> None:
     """``week-planner scheduler``: the schema upgraded, the schedules folder watched, and
     the reminders sent until the process is stopped."""
-    from . import get_registry, store
-    from .watching import start_watching
     store.app_engine(app)
-    watcher = start_watching(get_registry(app))
+    watcher = start_watching(registry_of(app))
     try:
         ReminderScheduler(app, blocking=True).start()
     finally:

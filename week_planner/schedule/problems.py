@@ -10,16 +10,16 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass, field
+from gettext import GNUTranslations, NullTranslations
 from pathlib import Path
 from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from gettext import GNUTranslations, NullTranslations
 
-from .jalali import to_persian_digits
+from week_planner.schedule.jalali import to_persian_digits
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 LANGUAGES = ("fa", "en")
 
 

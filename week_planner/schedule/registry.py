@@ -36,9 +36,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .loading import LoadResult, add_duplicate_id_problems, load_file, schedule_files
-from .model import Programme
-from .problems import LOAD_CRASHED, MANY_EVENTS_REMOVED, Problem
+from week_planner.schedule.loading import (
+    LoadResult,
+    add_duplicate_id_problems,
+    load_file,
+    schedule_files,
+)
+from week_planner.schedule.model import Programme
+from week_planner.schedule.problems import LOAD_CRASHED, MANY_EVENTS_REMOVED, Problem
 
 log = logging.getLogger(__name__)
 
@@ -400,3 +405,11 @@ def _flag_many_removed(result: LoadResult, before: Programme | None) -> LoadResu
                       severity="warning")
     log.warning("%s", warning.format("en"))
     return LoadResult(result.file, after, [*result.problems, warning], result.id_mark)
+
+
+REGISTRY_EXTENSION = "week_planner.registry"
+
+
+def registry_of(app) -> Registry:
+    """The Registry an application serves from (``create_app`` puts it there)."""
+    return app.extensions[REGISTRY_EXTENSION]

@@ -24,7 +24,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .registry import Registry
+from week_planner.schedule.registry import Registry
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.2  # events of one save arrive together; one refresh for all of them

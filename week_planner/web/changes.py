@@ -1,7 +1,7 @@
 """The public changelog over HTTP: ``/<programme>/changes/`` and ``/<programme>/changes.atom``.
 
 Blueprint ``changes``. Before reading, the programme's stored revisions are synced with
-what the registry serves (``calendar_views.feed_service(app).stored``, the same step the
+what the registry serves (``feed_service(app).stored`` in publish/feed_service.py, the same step the
 feeds take), so an edit of the schedule file shows here on the next request. The
 sentences come from ``changes.change_entries``; page and feed are rendered once per
 stored revision state and served from memory with a strong ETag and Last-Modified (304
@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import changes, get_registry, store
-from .calendar_views import Stored, feed_service
-from .views import (CONTENT_SECURITY_POLICY, EPOCH, TIMEZONE_NAMES, current_time,
-                    page_cache)
+from week_planner import store
+from week_planner.clock import EPOCH, current_time
+from week_planner.publish import changes
+from week_planner.publish.feed_service import Stored, feed_service
+from week_planner.schedule.registry import registry_of
+from week_planner.web.pages import CONTENT_SECURITY_POLICY, TIMEZONE_NAMES, page_cache
 
 changelog = Blueprint("changes", __name__)
 
@@ -32,10 +34,10 @@ def _stored(programme_id: str) -> Stored:
     deleted programme's retention time is over."""
     stored = feed_service(current_app).stored(programme_id)
     if stored is None or stored.revisions.programme is None:
-        abort(410 if get_registry(current_app).is_gone(programme_id) else 404)
+        abort(410 if registry_of(current_app).is_gone(programme_id) else 404)
     removed_at = stored.revisions.removed_at
     retention = dt.timedelta(days=current_app.config["CANCELLED_RETENTION_DAYS"])
-    if removed_at is not None and current_time() >= removed_at + retention:
+    if removed_at is not None and current_time(current_app) >= removed_at + retention:
         abort(410)
     return stored
 

@@ -13,8 +13,9 @@ import hashlib
 
 from flask import Blueprint, abort, current_app, request
 
-from . import conference_schedule, get_registry
-from .model import Programme
+from week_planner.publish import conference_schedule
+from week_planner.schedule.model import Programme
+from week_planner.schedule.registry import registry_of
 
 conference_schedules = Blueprint("conference_schedule", __name__)
 
@@ -25,7 +26,7 @@ FORMATS = {
 
 
 def _published(programme_id: str) -> Programme:
-    registry = get_registry(current_app)
+    registry = registry_of(current_app)
     programme = registry.get(programme_id)
     if programme is None:
         abort(410 if registry.is_gone(programme_id) else 404)
@@ -48,7 +49,7 @@ def _respond(programme_id: str, kind: str):
     response = current_app.response_class(build(programme, base_url))
     response.headers["Content-Type"] = content_type
     response.set_etag(_etag(programme, kind, base_url))
-    loaded_at = get_registry(current_app).snapshot().loaded_at.get(programme.id)
+    loaded_at = registry_of(current_app).snapshot().loaded_at.get(programme.id)
     if loaded_at is not None:
         response.last_modified = loaded_at.astimezone(dt.timezone.utc)
     response.cache_control.public = True

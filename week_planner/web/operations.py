@@ -12,15 +12,29 @@ import datetime as dt
 import logging
 import time
 
-from flask import (Blueprint, Flask, Response, current_app, g, got_request_exception,
-                   jsonify, request)
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
-                               generate_latest)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    got_request_exception,
+    jsonify,
+    request,
+)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
-from . import store
-from .faults import faults_of
+from week_planner import store
+from week_planner.faults import faults_of
+from week_planner.schedule.registry import registry_of
 
 operations = Blueprint("operations", __name__)
 REGISTRY_WARNINGS = frozenset({"many-events-removed"})
@@ -85,8 +99,7 @@ def _record_fault(sender: Flask, exception: BaseException, **extra) -> None:
     programme_id = arguments.get("programme") or arguments.get("programme_id")
     if not isinstance(programme_id, str):
         return
-    from . import get_registry
-    programme = get_registry(sender).snapshot().programmes.get(programme_id)
+    programme = registry_of(sender).snapshot().programmes.get(programme_id)
     if programme is None:
         return
     stage = "feed" if request.path.endswith(".ics") else "page"
@@ -124,8 +137,7 @@ def _count_and_log(response: Response) -> Response:
 
 @operations.route("/healthz")
 def healthz():
-    from . import get_registry
-    registry = get_registry(current_app)
+    registry = registry_of(current_app)
     snapshot = registry.snapshot()
     problems = registry.problems()
     database = {"ok": True}
@@ -176,8 +188,7 @@ def healthz():
 
 @operations.route("/metrics")
 def metrics():
-    from . import get_registry
-    registry = get_registry(current_app)
+    registry = registry_of(current_app)
     collected: _Metrics = current_app.extensions["week_planner.metrics"]
     collected.load_errors.set(sum(p.is_error for p in registry.problems()))
     collected.programmes.set(len(registry.snapshot().programmes))

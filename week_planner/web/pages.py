@@ -18,35 +18,30 @@ from pathlib import Path
 from typing import Callable, Hashable
 from urllib.parse import urlencode
 
-from flask import (Blueprint, Flask, abort, current_app, redirect, render_template, request,
-                   url_for)
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from . import get_registry, jalali
-from .colours import label_colours
-from .model import Category, Event, Occurrence, Programme, paragraphs
+from week_planner.clock import current_time
+from week_planner.publish.colours import label_colours
+from week_planner.reminders.planning import covers, reminders_end
+from week_planner.schedule import jalali
+from week_planner.schedule.model import Category, Event, Occurrence, Programme, paragraphs
+from week_planner.schedule.registry import registry_of
+from week_planner.tokens import preview_token, previews
 
 pages = Blueprint("pages", __name__)
 
 CACHE_EXTENSION = "week_planner.page_cache"
-PREVIEW_SALT = "week-planner.preview"
 PREVIEW_PARAMETER = "preview"
 TIMEZONE_NAMES = {"Asia/Tehran": "تهران"}
-
-
-# -- the clock --------------------------------------------------------------------------
-
-# Last-Modified of something that has never changed.
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def current_time(app: Flask | None = None) -> dt.datetime:
-    """Now, from ``app.config["CLOCK"]`` when set (tests pin it), else the system clock."""
-    clock = (app or current_app).config.get("CLOCK")
-    moment = clock() if clock is not None else dt.datetime.now(dt.timezone.utc)
-    if moment.tzinfo is None:
-        raise ValueError("CLOCK must return an aware datetime")
-    return moment
 
 
 # -- the page cache ---------------------------------------------------------------------
@@ -101,8 +96,8 @@ def _set_up(state) -> None:
     app = state.app
     cache = PageCache()
     app.extensions[CACHE_EXTENSION] = cache
-    get_registry(app).on_change(cache.clear)
-    get_registry(app).on_change(lambda *_ignored: _SUBSCRIPTION_ENDS.clear())
+    registry_of(app).on_change(cache.clear)
+    registry_of(app).on_change(lambda *_ignored: _SUBSCRIPTION_ENDS.clear())
     for name in ("format_gregorian_persian", "format_day_month", "to_ascii_digits"):
         app.add_template_filter(getattr(jalali, name), name)
     app.add_template_filter(paragraphs, "paragraphs")
@@ -159,12 +154,8 @@ def _static_cache(response):
 
 # -- drafts and preview links -----------------------------------------------------------
 
-def _serializer(app: Flask) -> URLSafeSerializer:
-    return URLSafeSerializer(app.config["SECRET_KEY"], salt=PREVIEW_SALT)
 
 
-def preview_token(app: Flask, programme_id: str) -> str:
-    return _serializer(app).dumps(programme_id)
 
 
 def preview_url(app: Flask, programme_id: str) -> str:
@@ -179,15 +170,12 @@ def _preview_allowed(programme_id: str) -> bool:
     token = request.args.get(PREVIEW_PARAMETER)
     if not token:
         return False
-    try:
-        return _serializer(current_app).loads(token) == programme_id
-    except BadSignature:
-        return False
+    return previews(current_app, token, programme_id)
 
 
 def _find_programme(programme_id: str) -> tuple[Programme, bool]:
     """The programme and whether it is shown as a preview; 404 / 410 otherwise."""
-    registry = get_registry(current_app)
+    registry = registry_of(current_app)
     programme = registry.get(programme_id)
     if programme is None:
         abort(410 if registry.is_gone(programme_id) else 404)
@@ -199,7 +187,7 @@ def _find_programme(programme_id: str) -> tuple[Programme, bool]:
 
 
 def _loaded_at(programme: Programme) -> dt.datetime:
-    snapshot = get_registry(current_app).snapshot()
+    snapshot = registry_of(current_app).snapshot()
     return snapshot.loaded_at.get(programme.id) or dt.datetime.now(dt.timezone.utc)
 
 
@@ -285,7 +273,6 @@ def subscription_end(programme: Programme, scope: str = "programme") -> dt.datet
     if found is not None and found[0] is programme:
         return found[1]
     # Imported here: reminders uses the feed views, which use this module.
-    from .reminders import covers, reminders_end
     moments = [occurrence.start for event in programme.events
                if covers(scope, event.id, event.category.id)
                for occurrence in event.occurrences]
@@ -305,7 +292,7 @@ def reminders_to_come(programme: Programme, scope: str = "programme",
     """Whether a subscription to ``scope`` would still bring a reminder or notice: the
     pages offer one only then."""
     end = subscription_end(programme, scope)
-    return end is not None and end > (now or current_time())
+    return end is not None and end > (now or current_time(current_app))
 
 
 def reminders_state(programme: Programme, scope: str, now: dt.datetime
@@ -376,7 +363,7 @@ def _find_category(programme: Programme, category_id: str) -> Category | None:
 
 @pages.route("/")
 def index():
-    registry = get_registry(current_app)
+    registry = registry_of(current_app)
     programmes = registry.programmes()
     snapshot = registry.snapshot()
     key = ("index", tuple((p.id, p.version) for p in programmes))
@@ -407,7 +394,7 @@ def category(programme: str, category: str):
 
 
 def _programme_page(programme: Programme, preview: bool, chosen: Category | None):
-    now = current_time()
+    now = current_time(current_app)
     state = now_next(programme, now, chosen.id if chosen else None)
     # The reminder link goes once the last reminder can no longer be sent, which is not
     # always a "now / next" boundary (an all-day event's reminders count from its hour).
@@ -440,7 +427,7 @@ def event(programme: str, event: str):
     chosen = found.event(event)
     if chosen is None:
         abort(404)
-    now = current_time()
+    now = current_time(current_app)
     states = tuple(occurrence_state(occ, now, chosen.cancelled) for occ in chosen.occurrences)
     boundaries = [moment for occ in chosen.occurrences for moment in (occ.start, occ.end)
                   if moment <= now]

@@ -17,18 +17,31 @@ import secrets
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select, update
 from wtforms import RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from .channels import DeliveryError, send_sms, sms_template
-from .reminders import (AddressError, Reminders, add_subscriber, confirm_subscriber,
-                        normalise_email, normalise_mobile, rate_limit_hit, remove_subscribers,
-                        scope_label, utc_now)
-from .store import app_engine, subscribers, write_transaction
-from .views import current_time, reminders_to_come
+from week_planner.clock import current_time, utc_now
+from week_planner.reminders.channels import send_sms, sms_template
+from week_planner.reminders.delivery import DeliveryError
+from week_planner.reminders.mail import build_confirmation, offset_text, transport_for
+from week_planner.reminders.planning import scope_label
+from week_planner.reminders.sending import Reminders
+from week_planner.reminders.subscribers import (
+    AddressError,
+    add_subscriber,
+    confirm_subscriber,
+    normalise_email,
+    normalise_mobile,
+    rate_limit_hit,
+    remove_subscribers,
+)
+from week_planner.schedule.jalali import to_ascii_digits
+from week_planner.store import app_engine, subscribers, write_transaction
+from week_planner.tokens import confirm_token, subscription_serializer, subscription_tag
+from week_planner.web.pages import reminders_to_come
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +52,12 @@ CODE_ATTEMPTS = 5
 
 # -- signed tokens ------------------------------------------------------------------------
 
-def _serializer(app, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=f"week-planner-{purpose}")
 
 
-def _tag(app, subscriber_id: int, programme_id: str, channel: str, address: str) -> str:
-    """Ties a token to the one subscription it was made for: the id of a deleted row is
-    given again to a later one (SQLite), and an old link must not reach that one."""
-    key = app.config["SECRET_KEY"].encode("utf-8")
-    text = "\x1f".join((str(subscriber_id), programme_id, channel, address))
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
-def unsubscribe_token(app, subscriber_id: int, programme_id: str, channel: str,
-                      address: str) -> str:
-    return _serializer(app, "unsubscribe").dumps(
-        [subscriber_id, _tag(app, subscriber_id, programme_id, channel, address)])
 
 
-def confirm_token(app, subscriber_id: int, programme_id: str, channel: str,
-                  address: str) -> str:
-    return _serializer(app, "confirm").dumps(
-        [subscriber_id, _tag(app, subscriber_id, programme_id, channel, address)])
 
 
 BAD, EXPIRED, GONE = "bad", "expired", "gone"
@@ -71,7 +68,7 @@ def _read_token(purpose: str, token: str, max_age: int | None = None
     """(problem, subscriber id): problem is None, BAD, EXPIRED, or GONE when the
     subscription the token was made for no longer exists."""
     try:
-        value = _serializer(current_app, purpose).loads(token, max_age=max_age)
+        value = subscription_serializer(current_app, purpose).loads(token, max_age=max_age)
     except SignatureExpired:
         return EXPIRED, None
     except BadSignature:
@@ -85,7 +82,8 @@ def _read_token(purpose: str, token: str, max_age: int | None = None
         row = connection.execute(select(sub.programme_id, sub.channel, sub.address)
                                  .where(sub.id == subscriber_id)).first()
     if row is None or not hmac.compare_digest(
-            tag, _tag(current_app, subscriber_id, row.programme_id, row.channel, row.address)):
+            tag, subscription_tag(current_app, subscriber_id, row.programme_id, row.channel,
+                                  row.address)):
         return GONE, None
     return None, subscriber_id
 
@@ -212,7 +210,6 @@ def _subscribe(programme, event):
                  "گزینهٔ دیگری را برگزینید.")
     elif request.method == "POST":
         error = "فرم کامل نیست یا کهنه شده است؛ دوباره بفرستید."
-    from .mail import offset_text
     offsets = [offset_text(offset) for offset in event.reminders] if event else []
     # After an error the address comes back as typed (escaped by the template), to be
     # corrected; a page after success never shows it.
@@ -248,7 +245,6 @@ def _start_subscription(programme, scope, channel, address, sms_templates):
     subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "email", address,
                                               "web", now, confirmed=False)
     if not confirmed:
-        from .mail import build_confirmation, transport_for
         confirm_url = (current_app.config["BASE_URL"].rstrip("/") +
                        url_for("remind.confirm", token=confirm_token(
                            current_app, subscriber_id, programme.id, "email", address)))
@@ -317,7 +313,6 @@ def code(token: str):
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
-        from .jalali import to_ascii_digits
         engine = app_engine(current_app)
         # Counted under the write lock (and the row's lock on PostgreSQL), so guesses sent
         # at once cannot all read the same count.

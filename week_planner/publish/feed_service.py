@@ -1,0 +1,211 @@
+"""The calendar feeds as bytes, kept in step with the store: every programme's occurrences
+are recorded as revisions (SEQUENCE, LAST-MODIFIED, cancelled ones kept for the retention
+time), and each feed is built once per programme state and kept in memory.
+
+``feed_service(app)`` is the application's FeedService; ``built_feed`` gives a feed's bytes,
+ETag and Last-Modified, ``event_calendar`` one event's calendar (the reminder mail attaches
+it). No HTTP here: web/calendars.py answers the requests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Hashable
+
+from week_planner import store
+from week_planner.clock import EPOCH, current_time
+from week_planner.publish import feeds
+from week_planner.schedule.model import Programme
+from week_planner.schedule.registry import registry_of
+
+SERVICE_EXTENSION = "week_planner.feeds"
+
+
+SYNC_ATTEMPTS = 3
+
+
+def feed_service(app) -> FeedService:
+    return app.extensions[SERVICE_EXTENSION]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A programme's stored revisions, with a token that changes when any of them does."""
+
+    revisions: store.ProgrammeRevisions
+    token: str
+
+
+@dataclass(frozen=True)
+class BuiltFeed:
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
+
+
+class FeedService:
+    def __init__(self, app, max_feeds: int = 512):
+        self.app = app
+        self.max_feeds = max_feeds
+        self._stored: dict[str, Stored] = {}
+        self._synced: dict[str, str] = {}  # programme id → version synced, or GONE
+        self._feeds: OrderedDict[Hashable, BuiltFeed] = OrderedDict()
+        self._lock = threading.RLock()
+        self.builds = 0  # feeds built, not served from memory
+
+    GONE = "\0gone"
+
+    # -- keeping the store in step
+    def on_registry_change(self, old, new) -> None:
+        for programme_id, programme in new.programmes.items():
+            if old.programmes.get(programme_id) is not programme:
+                self.sync(programme_id, programme)
+        for programme_id in new.gone:
+            if programme_id not in old.gone:
+                self.sync(programme_id, None)
+
+    def sync(self, programme_id: str, programme: Programme | None) -> Stored | None:
+        """Record the programme's occurrences (``None``: its file is gone)."""
+        if programme is not None and programme.draft:
+            return self._stored.get(programme_id)
+        marker = self.GONE if programme is None else programme.version
+        with self._lock:
+            if self._synced.get(programme_id) == marker and programme_id in self._stored:
+                return self._stored[programme_id]
+            engine = store.app_engine(self.app)
+            for attempt in range(SYNC_ATTEMPTS):
+                try:
+                    revisions = store.sync_revisions(
+                        engine, programme_id,
+                        None if programme is None else programme.version,
+                        None if programme is None else feeds.programme_snapshot(programme),
+                        None if programme is None else feeds.occurrence_snapshots(programme),
+                        current_time(self.app))
+                    break
+                except store.RevisionConflict:
+                    # Another process recorded the same change first; read its result.
+                    if attempt == SYNC_ATTEMPTS - 1:
+                        raise
+            stored = self._remember(revisions)
+            self._synced[programme_id] = marker
+            return stored
+
+    def _remember(self, revisions: store.ProgrammeRevisions) -> Stored:
+        digest = hashlib.sha256(repr((
+            revisions.programme, revisions.removed_at,
+            [(r.occurrence_key, r.sequence, r.removed, r.modified_at, r.past_categories)
+             for r in revisions.revisions])).encode("utf-8")).hexdigest()
+        stored = Stored(revisions, digest)
+        self._stored[revisions.programme_id] = stored
+        return stored
+
+    def stored(self, programme_id: str) -> Stored | None:
+        """The programme's revisions, synced first with what the registry serves."""
+        registry = registry_of(self.app)
+        programme = registry.get(programme_id)
+        if programme is not None:
+            if programme.draft:
+                return None
+            return self.sync(programme_id, programme)
+        if registry.is_gone(programme_id):
+            return self.sync(programme_id, None)
+        with self._lock:
+            if programme_id not in self._stored:
+                # Not in the folder since this process started: known only to the store.
+                revisions = store.load_revisions(store.app_engine(self.app), programme_id)
+                if revisions.programme is None:
+                    return None
+                if revisions.removed_at is None and self._folder_all_good(registry):
+                    # Its file was deleted while the service was stopped.
+                    return self.sync(programme_id, None)
+                self._remember(revisions)
+            return self._stored[programme_id]
+
+    @staticmethod
+    def _folder_all_good(registry) -> bool:
+        """True when the folder could be read and every schedule file loaded: an absent
+        programme is really gone, not hidden by a file with errors or an unmounted share."""
+        snapshot = registry.snapshot()
+        return snapshot.folder_readable and \
+            not any(state.result.errors for state in snapshot.files.values())
+
+    # -- building
+    def feed(self, key: Hashable, build) -> BuiltFeed:
+        with self._lock:
+            found = self._feeds.get(key)
+            if found is not None:
+                self._feeds.move_to_end(key)
+                return found
+        built = build()
+        self.builds += 1
+        with self._lock:
+            self._feeds[key] = built
+            while len(self._feeds) > self.max_feeds:
+                self._feeds.popitem(last=False)
+        return built
+
+
+def built_feed(app, programme_id: str, selection: feeds.Selection, name_for,
+               source_path: str, page_path: str) -> BuiltFeed | None:
+    """The feed's bytes, ETag and Last-Modified, built once per programme state and kept in
+    memory; None when the programme has never been stored."""
+    service = feed_service(app)
+    stored = service.stored(programme_id)
+    if stored is None or stored.revisions.programme is None:
+        return None
+    programme = stored.revisions.programme
+    now = current_time(app)
+    gone = stored.revisions.removed_at is not None
+    current_phase = feeds.phase(programme, now, gone)
+    retention = dt.timedelta(days=app.config["CANCELLED_RETENTION_DAYS"])
+    entries = feeds.select_entries(stored.revisions.revisions, selection, now, retention)
+    base_url = app.config["BASE_URL"].rstrip("/")
+    info = feeds.FeedInfo(name=name_for(programme),
+                          description=feeds.calendar_description(programme),
+                          source_url=base_url + source_path, page_url=base_url + page_path)
+    key = (programme_id, stored.token, selection, current_phase, info,
+           tuple((e.revision.occurrence_key, e.cancelled) for e in entries),
+           app.config["ALL_DAY_REMINDER_HOUR"])
+
+    def build() -> BuiltFeed:
+        body = feeds.build_feed(info, programme, entries, programme_id=programme_id,
+                                base_url=base_url, current_phase=current_phase,
+                                all_day_reminder_hour=app.config["ALL_DAY_REMINDER_HOUR"])
+        moments = [e.revision.modified_at for e in entries]
+        moments += [m for m in (feeds.phase_began(programme, current_phase),
+                                stored.revisions.removed_at,
+                                stored.revisions.updated_at,
+                                feeds.expired_since(stored.revisions.revisions, selection,
+                                                    now, retention)) if m]
+        if not moments:
+            moments = [r.modified_at for r in stored.revisions.revisions] or [EPOCH]
+        return BuiltFeed(body, hashlib.sha256(body).hexdigest()[:40],
+                         max(moments).astimezone(dt.timezone.utc).replace(microsecond=0))
+
+    return service.feed(key, build)
+
+
+def _event_feed_parts(app, programme_id: str, event_id: str) -> tuple | None:
+    """What ``built_feed`` needs for one event's feed; None for an unknown event."""
+    stored = feed_service(app).stored(programme_id)
+    if stored is None:
+        return None
+    titles = [r.snapshot["title"] for r in stored.revisions.revisions
+              if r.event_id == event_id]
+    if not titles:
+        return None
+    return (feeds.Selection(events=frozenset({event_id})),
+            lambda p: f"{titles[0]} — {p['title']}",
+            f"/{programme_id}/events/{event_id}.ics", f"/{programme_id}/events/{event_id}/")
+
+
+def event_calendar(app, programme_id: str, event_id: str) -> bytes | None:
+    """The bytes of ``/<programme>/events/<event>.ics`` (also the reminder mail's
+    attachment, so it carries the same UIDs, SEQUENCE and VTIMEZONE as the feeds)."""
+    parts = _event_feed_parts(app, programme_id, event_id)
+    built = built_feed(app, programme_id, *parts) if parts else None
+    return None if built is None else built.body

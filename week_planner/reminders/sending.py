@@ -1,0 +1,259 @@
+"""The reminder machinery of one application (``Reminders``): reconcile the outbox with
+the programmes served, claim what is due, build each message and send it by mail, SMS or
+an organiser channel, recording the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import socket
+from typing import Any, Iterable, Mapping
+
+from week_planner.clock import utc_now
+from week_planner.faults import faults_of
+from week_planner.publish.feed_service import event_calendar
+from week_planner.reminders import mail
+from week_planner.reminders.channels import (
+    DeliveryError,
+    read_channels,
+    send_apprise,
+    send_sms,
+    sms_template,
+)
+from week_planner.reminders.delivery import mask_address
+from week_planner.reminders.mail import transport_for
+from week_planner.reminders.outbox import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    SENT,
+    Clock,
+    ReconcileResult,
+    _finish,
+    claim,
+    next_due,
+    reconcile,
+    release,
+    retry_delay,
+)
+from week_planner.reminders.planning import anchor, channel_target
+from week_planner.reminders.subscribers import purge_expired
+from week_planner.store import app_engine
+from week_planner.tokens import unsubscribe_token
+
+log = logging.getLogger(__name__)
+
+
+class Reminders:
+    """The reminder machinery of one application: its engine, programmes, settings and
+    clock (injectable for tests)."""
+
+    def __init__(self, app, clock: Clock | None = None):
+        self.app = app
+        self.settings = app.config
+        self.clock = clock or utc_now
+        self.engine = app_engine(app)
+        # host:pid names the process for people; the random part keeps two containers that
+        # share a host name (host networking) and a pid (1) from taking each other's rows.
+        self.worker = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    @property
+    def registry(self):
+        return self.app.extensions["week_planner.registry"]
+
+    def channels(self) -> dict[str, list[str]]:
+        path = self.settings.get("CHANNELS")
+        return read_channels(path) if path else {}
+
+    def reconcile(self, programme_ids: Iterable[str] | None = None) -> ReconcileResult:
+        snapshot = self.registry.snapshot()
+        programmes = list(snapshot.programmes.values())
+        prune = programme_ids is None and all(state.result.ok
+                                              for state in snapshot.files.values())
+        if programme_ids is not None:
+            wanted = set(programme_ids)
+            programmes = [p for p in programmes if p.id in wanted]
+        return reconcile(self.engine, programmes, now=self.clock(),
+                         base_url=self.settings["BASE_URL"],
+                         all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
+                         channels=self.channels(), prune_others=prune,
+                         faults=faults_of(self.app))
+
+    def purge_expired(self) -> int:
+        return purge_expired(self.engine, self.registry.programmes(include_drafts=True),
+                             self.clock(), self.settings["SUBSCRIBER_RETENTION_DAYS"],
+                             self.settings["CONFIRM_MAX_AGE"])
+
+    def next_due(self) -> dt.datetime | None:
+        return next_due(self.engine)
+
+    def send_due(self, max_batches: int | None = None) -> dict[str, int]:
+        """Claim and send batches until nothing is due; counts by outcome."""
+        counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
+        transport = transport_for(self.settings)
+        sender = _Sender(self, transport)
+        batches = 0
+        try:
+            while max_batches is None or batches < max_batches:
+                claimed_at = self.clock()
+                rows = claim(self.engine, claimed_at, self.settings["REMINDER_BATCH_SIZE"],
+                             self.settings["REMINDER_LEASE"], self.worker)
+                if not rows:
+                    break
+                batches += 1
+                for outcome in sender.send_batch(rows, claimed_at):
+                    counts[outcome] += 1
+        finally:
+            transport.close()
+        return counts
+
+    def unsubscribe_url(self, row: Mapping[str, Any]) -> str | None:
+        """The one-click link of an outbox row's subscription (None for organisers)."""
+        if row["subscriber_id"] is None or not row["recipient"]:
+            return None
+        token = unsubscribe_token(self.app, row["subscriber_id"], row["programme_id"],
+                                  row["channel"], row["recipient"])
+        return f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/{token}"
+
+    def build_email(self, row: Mapping[str, Any], now: dt.datetime):
+        """The message for an outbox row, or None when its event is no longer as planned."""
+        env = self.app.jinja_env
+        unsubscribe = self.unsubscribe_url(row)
+        if row["kind"] == "notice":
+            return mail.build_notice(env, self.settings, json.loads(row["detail"]),
+                                     row["recipient"], row["key"], unsubscribe, now)
+        found = self.find_occurrence(row)
+        if found is None:
+            return None
+        programme, event, occurrence = found
+        # The event's own feed: the same UIDs, SEQUENCE and VTIMEZONE as the calendars
+        # that subscribed to it (kept in memory by the feeds, so built once per version).
+        ics = event_calendar(self.app, programme.id, event.id)
+        # Sent late (the process was down): say how long is really left.
+        before = dt.timedelta(seconds=row["offset_seconds"])
+        if now - row["due_at"] > dt.timedelta(minutes=1):
+            left = anchor(programme, occurrence, self.settings["ALL_DAY_REMINDER_HOUR"]) - now
+            before = dt.timedelta(minutes=max(int(left.total_seconds()) // 60, 0))
+        return mail.build_reminder(env, self.settings, programme, event, occurrence, before,
+                                   row["recipient"], row["key"], unsubscribe, now, ics)
+
+    def find_occurrence(self, row: Mapping[str, Any]):
+        programme = self.registry.get(row["programme_id"])
+        event = programme.event(row["event_id"]) if programme else None
+        if event is None or event.cancelled:
+            return None
+        for occurrence in event.occurrences:
+            if occurrence.key == row["occurrence_key"] and \
+                    occurrence.start == row["occurrence_start"]:
+                return programme, event, occurrence
+        return None
+
+    def short_text(self, row: Mapping[str, Any]) -> str | None:
+        if row["kind"] == "notice":
+            return mail.notice_text(json.loads(row["detail"]))
+        found = self.find_occurrence(row)
+        if found is None:
+            return None
+        return mail.reminder_text(*found, self.settings["BASE_URL"])
+
+
+class _Sender:
+    """Sends claimed rows over their channel and records each outcome at once."""
+
+    def __init__(self, reminders: Reminders, transport):
+        self.reminders = reminders
+        self.transport = transport
+        self.engine = reminders.engine
+        self.worker = reminders.worker
+        self.delays = list(reminders.settings["RETRY_DELAYS"])
+        self._channels: dict[str, list[str]] | None = None
+
+    def channels(self) -> dict[str, list[str]]:
+        if self._channels is None:
+            self._channels = self.reminders.channels()
+        return self._channels
+
+    def send_batch(self, rows: list[Mapping[str, Any]], claimed_at: dt.datetime
+                   ) -> Iterable[str]:
+        unreachable: DeliveryError | None = None
+        # Start no send after half the lease: past it, another process may take the row
+        # over, and a slow batch (a stalled machine) must not turn into duplicates.
+        deadline = claimed_at + dt.timedelta(seconds=self.reminders.settings["REMINDER_LEASE"] / 2)
+        for index, row in enumerate(rows):
+            now = self.reminders.clock()
+            if now >= deadline:
+                release(self.engine, [r["id"] for r in rows[index:]], self.worker, now)
+                log.warning("batch took more than half its lease; %d reminder(s) given back",
+                            len(rows) - index)
+                return
+            if unreachable is not None and row["channel"] == "email":
+                yield self._retry(row, now, unreachable)
+                continue
+            try:
+                delivered = self._deliver(row, now)
+            except DeliveryError as error:
+                if error.permanent:
+                    _finish(self.engine, row["id"], self.worker, status=FAILED,
+                            last_error=str(error), updated_at=now)
+                    log.error("reminder %d failed for good: %s", row["id"], error)
+                    yield "failed"
+                else:
+                    if error.connection and row["channel"] == "email":
+                        unreachable = error
+                    yield self._retry(row, now, error)
+                continue
+            except Exception as error:  # a bug or bad data must not stop the batch
+                log.exception("reminder %d could not be built", row["id"])
+                yield self._retry(row, now, DeliveryError(f"{type(error).__name__}: {error}"))
+                continue
+            if not delivered:
+                _finish(self.engine, row["id"], self.worker, status=CANCELLED,
+                        last_error="the event is no longer as planned", updated_at=now)
+                yield "cancelled"
+                continue
+            _finish(self.engine, row["id"], self.worker, status=SENT,
+                    sent_at=self.reminders.clock(), last_error=None,
+                    updated_at=self.reminders.clock())
+            # One line per reminder; the address masked, as everywhere in the logs.
+            log.info("%s %d sent: %s/%s by %s to %s", row["kind"], row["id"],
+                     row["programme_id"], row["occurrence_key"], row["channel"],
+                     mask_address(row["recipient"]) if row["channel"] != "apprise"
+                     else row["recipient"])
+            yield "sent"
+
+    def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
+        at = now + retry_delay(self.delays, row["attempts"])
+        _finish(self.engine, row["id"], self.worker, status=PENDING, next_attempt_at=at,
+                last_error=str(error), updated_at=now)
+        log.warning("reminder %d not sent (attempt %d): %s; next try in %s", row["id"],
+                    row["attempts"], error, at - now)
+        return "retry"
+
+    def _deliver(self, row: Mapping[str, Any], now: dt.datetime) -> bool:
+        channel = row["channel"]
+        if channel == "email":
+            message = self.reminders.build_email(row, now)
+            if message is None:
+                return False
+            self.transport.send(message)
+            return True
+        text = self.reminders.short_text(row)
+        if text is None:
+            return False
+        if channel == "sms":
+            templates = sms_template(self.channels())
+            if not templates:
+                raise DeliveryError("no SMS gateway in the channels file")
+            send_sms(templates, row["recipient"], text)
+            return True
+        name = row["recipient"].partition("/")[0]
+        urls = [url for url in self.channels().get(name, ())
+                if channel_target(name, url) == row["recipient"]]
+        if not urls:
+            raise DeliveryError(f"this URL of channel '{name}' is no longer in the channels "
+                                "file", permanent=True)
+        send_apprise(urls, text.splitlines()[0], text)
+        return True
