@@ -2,7 +2,7 @@
 each as close to the 1 MB limit as it gets.
 
 Prints, for each, the time ``load_text`` takes to check it (median of 3), the peak memory
-of a fresh process that checks it once (ru_maxrss) and, as a baseline from the same run,
+of a fresh process that checks it once (VmHWM) and, as a baseline from the same run,
 the time PyYAML's C parser alone takes to read the same bytes (events only, no nodes):
 the floor any YAML loader stands on. Targets: every case under 2 s and 200 MB on a
 2-core machine.
@@ -24,11 +24,14 @@ HERE = Path(__file__).resolve().parent
 
 # Run in a fresh interpreter per case, so one case's peak memory is not another's.
 MEASURE = """
-import json, resource, sys, time
+import json, re, sys, time
 sys.path.insert(0, {here!r})
 import yaml
 from hostile_schedules import CASES
 from week_planner.schedule.loading import load_text
+def peak_mb():  # VmHWM: ru_maxrss would carry the parent's peak over the fork
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) / 1024
 data = CASES[{name!r}]()
 times = []
 for _ in range(3):
@@ -46,7 +49,7 @@ parse = time.perf_counter() - start
 print(json.dumps({{"bytes": len(data), "times": times, "parse": parse,
                   "problems": len(result.problems), "report_bytes": len(report.encode()),
                   "ok": result.ok,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_mb": peak_mb()}}))
 """
 
 
