@@ -22,7 +22,7 @@ from week_planner.reminders.channels import (
 )
 from week_planner.reminders.delivery import mask_address
 from week_planner.reminders.mail import build_reminder, header_text, plain_text
-from week_planner.reminders.planning import anchor, reminder_key, scope_for
+from week_planner.reminders.planning import anchor, due_time, reminder_key, scope_for
 from week_planner.reminders.scheduler import run_forever, start_background
 from week_planner.reminders.sending import Reminders
 from week_planner.reminders.subscribers import (
@@ -432,7 +432,7 @@ def reminders_preview(event: str, programme_id: str | None, raw: bool) -> None:
     chosen = programme.event(event)
     occurrence = chosen.occurrences[0]
     offset = chosen.reminders[0] if chosen.reminders else dt.timedelta(hours=1)
-    now = anchor(programme, occurrence, app.config["ALL_DAY_REMINDER_HOUR"]) - offset
+    now = due_time(anchor(programme, occurrence, app.config["ALL_DAY_REMINDER_HOUR"]), offset)
     if not chosen.reminders:
         click.echo("(this event has no reminders; shown as if it had one 1 h before)", err=True)
     key = reminder_key(programme.id, occurrence.key, occurrence.start,

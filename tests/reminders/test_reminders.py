@@ -119,6 +119,46 @@ events:
                    ("c", "09-02 09:00")]
 
 
+DST_PROGRAMME = """\
+programme:
+  id: dst-1398
+  title: آزمون
+  organiser: اداره
+  timezone: Asia/Tehran
+  from: 1398-06-30
+  to: 1398-06-31
+categories:
+  meeting: {label: نشست}
+events:
+  - {id: morning, title: نشست, category: meeting, date: 1398-06-31, start: "10:00",
+     end: "11:00", reminders: [1d]}
+  - {id: night, title: نشست شبانه, category: meeting, date: 1398-06-31, start: "00:30",
+     end: "01:30", reminders: [2h]}
+"""
+
+
+def test_offsets_are_exact_durations_across_a_daylight_saving_change(app, schedules_dir):
+    # Tehran put its clocks back an hour at the end of 1398-06-30 (UTC+04:30 → +03:30).
+    # A "1d" reminder of a 10:00 meeting on 06-31 is due exactly 24 h before (11:00 of
+    # the 30th on that day's clock, not 10:00, which is 25 h), and "2h" before 00:30 is
+    # 2 h before, across the hour the clocks repeat. The feed's alarms say the same.
+    (schedules_dir / "dst-1398.yaml").write_text(DST_PROGRAMME, encoding="utf-8")
+    programme = load_text(DST_PROGRAMME).programme
+    wanted = {w.event_id: w for w in plan(
+        programme, [Subscriber(1, "dst-1398", "programme", "email", "x@example.org")])}
+    for event_id, hours in (("morning", 24), ("night", 2)):
+        item = wanted[event_id]
+        assert item.occurrence_start - item.due_at == dt.timedelta(hours=hours)
+    assert wanted["morning"].due_at == dt.datetime(2019, 9, 21, 6, 30, tzinfo=UTC)
+
+    feed = icalendar.Calendar.from_ical(app.test_client().get("/dst-1398.ics").data)
+    for vevent in feed.walk("VEVENT"):
+        event_id = str(vevent["uid"]).split("/")[1].split("@")[0]
+        [alarm] = vevent.walk("VALARM")
+        alarm_at = vevent.decoded("dtstart").astimezone(UTC) + alarm.decoded("trigger")
+        assert alarm_at == wanted[event_id].due_at, event_id
+
+
 def test_plan_keys_are_stable_and_one_per_address():
     programme = load_text((Path(__file__).resolve().parents[2] / "schedules" /
                            "khalilabad-1404.yaml").read_bytes()).programme

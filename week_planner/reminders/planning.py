@@ -63,6 +63,14 @@ def reminder_key(programme_id: str, occurrence_key: str, start: dt.datetime,
                   offset_seconds, channel, recipient)
 
 
+def due_time(anchor_time: dt.datetime, offset: dt.timedelta) -> dt.datetime:
+    """When a reminder ``offset`` before ``anchor_time`` is due: an exact length of time,
+    counted in UTC. Python subtracts from a zoned time on the wall clock, which across a
+    daylight-saving change made "2h" three hours and "1d" 23 or 25, while a calendar's
+    alarm (TRIGGER:-PT2H) counts exact hours."""
+    return anchor_time.astimezone(dt.timezone.utc) - offset
+
+
 def anchor(programme: Programme, occurrence: Occurrence, all_day_hour: int) -> dt.datetime:
     """What offsets count back from: the start, or the configured hour of an all-day day."""
     if occurrence.all_day:
@@ -131,7 +139,7 @@ def plan(programme: Programme, programme_subscribers: Iterable[Subscriber],
                         reminder_key(programme.id, occurrence.key, occurrence.start, seconds,
                                      channel, recipient),
                         programme.id, event.id, occurrence.key, occurrence.start, seconds,
-                        channel, recipient, subscriber_id, start - offset))
+                        channel, recipient, subscriber_id, due_time(start, offset)))
     return wanted
 
 
