@@ -43,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[REGISTRY_EXTENSION] = Registry(
         app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"],
         channels=channels, settle=app.config["SCHEDULE_SETTLE_SECONDS"],
-        gone_grace=app.config["SCHEDULE_GONE_GRACE_SECONDS"])
+        gone_grace=app.config["SCHEDULE_GONE_GRACE_SECONDS"],
+        extra_files=[app.config["DEMO_SCHEDULE"]] if app.config["DEMO_SCHEDULE"] else [])
 
     for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
                  "format_time_range", "format_gregorian", "iso_jalali", "weekday_name",

@@ -33,6 +33,7 @@ from week_planner.reminders.subscribers import (
     remove_subscribers,
 )
 from week_planner.schedule import jalali
+from week_planner.schedule.demo import DEMO_ID, demo_schedule
 from week_planner.schedule.loading import check_paths
 from week_planner.schedule.problems import LANGUAGES, translate, translations
 from week_planner.schedule.registry import registry_of
@@ -141,7 +142,10 @@ def export(outdir: Path, base_url: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--demo", is_flag=True,
+              help="Also serve a demonstration programme dated around today (written under "
+                   "the instance folder, never into the schedules folder).")
+def serve(host: str, port: int, threads: int, demo: bool) -> None:
     """Serve the site with a production WSGI server (waitress, threads, no fork).
 
     Links in feeds, mail and QR codes use WEEK_PLANNER_BASE_URL; when it is unset they
@@ -153,6 +157,8 @@ def serve(host: str, port: int, threads: int) -> None:
         if ":" in shown:
             shown = f"[{shown}]"
         config = {"BASE_URL": f"http://{shown}:{port}"}
+    if demo:
+        config = {**(config or {}), "DEMO_SCHEDULE": str(_write_demo())}
     app = _app(config)
     from waitress import serve as waitress_serve
 
@@ -161,6 +167,9 @@ def serve(host: str, port: int, threads: int) -> None:
     reminder_scheduler = start_background(app)
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/ "
                f"(links in feeds and mail: {app.config['BASE_URL']})")
+    if demo:
+        click.echo(f"week-planner: a demonstration programme dated around today is at "
+                   f"{app.config['BASE_URL']}/{DEMO_ID}/ (not in the schedules folder)")
     if host in ("0.0.0.0", "::") and config is not None:
         click.echo("week-planner: others reach this machine by another name; set "
                    "WEEK_PLANNER_BASE_URL to it so that links in feeds and mail work for them",
@@ -171,6 +180,17 @@ def serve(host: str, port: int, threads: int) -> None:
         reminder_scheduler.shutdown()
         watcher.stop()
 
+
+
+def _write_demo() -> Path:
+    """The demonstration programme for today, under the instance folder."""
+    settings = load_settings()
+    path = Path(settings["INSTANCE_DIR"]) / "demo" / f"{DEMO_ID}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(demo_schedule(utc_now()), encoding="utf-8")
+    temporary.replace(path)
+    return path.resolve()
 
 
 # -- reminders ------------------------------------------------------------------------------

@@ -96,6 +96,10 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                         "X-Forwarded-For/-Proto/-Host headers are trusted; 1 behind one "
                         "nginx. Client addresses (rate limits, logs) come from them."),
     "LANGUAGE": ("fa", str, "Language of messages (fa or en)."),
+    "DEMO_SCHEDULE": ("", str,
+                      "A schedule file served beside the folder's: the demonstration "
+                      "programme that 'week-planner serve --demo' (scripts/run) writes "
+                      "under the instance folder, dated around today. Empty: none."),
     "TESTING": (False, _as_bool, "Flask's testing mode."),
 }
 

@@ -127,3 +127,32 @@ def test_gunicorn_workers_each_watch_the_folder(site):
         assert elapsed < 2.0
     finally:
         stop(process)
+
+
+def test_serve_demo_shows_a_week_around_today_without_touching_the_schedules_folder(site):
+    # What scripts/run starts: the sample (an ended week) and, beside it, a demonstration
+    # programme with an event happening now, served from the instance folder.
+    folder, env = site
+    env.pop("WEEK_PLANNER_BASE_URL", None)
+    before = sorted(path.name for path in folder.iterdir())
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "week_planner.cli", "serve", "--demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/healthz", process)
+        status, page = get(f"{base}/demo-week/")
+        assert status == 200
+        text = page.decode("utf-8")
+        assert "نمونهٔ نمایشی" in text and "اکنون" in text
+        assert "بازدید از نمایشگاه محصولات تعاونی‌ها" in text
+        status, remind = get(f"{base}/demo-week/events/soon-talk/remind/")
+        assert status == 200 and "<form" in remind.decode("utf-8")
+        assert get(f"{base}/khalilabad-1404/")[0] == 200
+        health = json.loads(get(f"{base}/healthz")[1])
+        assert health["load_errors"] == [] and "demo-week" in health["programmes"]
+    finally:
+        output = stop(process)
+    assert sorted(path.name for path in folder.iterdir()) == before
+    assert f"http://localhost:{port}/demo-week/" in output

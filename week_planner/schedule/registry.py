@@ -88,12 +88,16 @@ class Registry:
                  clock: Callable[[], float] = time.monotonic,
                  channels: Iterable[str] | None = None,
                  settle: float = 0.0, gone_grace: float = 0.0,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time,
+                 extra_files: Iterable[str | Path] = ()):
         """``settle`` and ``gone_grace`` (seconds) default to 0, applying every change at
         once, as a script or a test reading a folder expects; the service passes its
         settings (``SCHEDULE_SETTLE_SECONDS``, ``SCHEDULE_GONE_GRACE_SECONDS``).
-        ``clock`` measures intervals; ``wall_clock`` is compared with file times."""
+        ``clock`` measures intervals; ``wall_clock`` is compared with file times.
+        ``extra_files`` are served beside the folder's (the demonstration programme of
+        ``week-planner serve --demo``), never written into it."""
         self.folder = Path(folder)
+        self.extra_files = tuple(Path(path) for path in extra_files)
         self.interval = interval
         self.clock = clock
         self.wall_clock = wall_clock
@@ -229,6 +233,8 @@ class Registry:
         try:
             if self.folder.is_dir():
                 listing = {str(path): path for path in schedule_files([self.folder])}
+                listing.update({str(path): path for path in self.extra_files
+                                if path.is_file()})
                 if self._folder_warned:
                     log.warning("the schedules folder %s can be read again", self.folder)
                     self._folder_warned = False
