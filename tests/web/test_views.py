@@ -364,6 +364,11 @@ def test_cancelled_and_tentative_events_are_marked(client, clock, schedules_dir)
     event_page = parse(client.get(PROGRAMME + "events/taxi-parade/"))
     assert "لغو شد" in text_of(event_page.cssselect(".event-page header")[0])
     assert "is-cancelled" in event_page.cssselect("article")[0].get("class")
+    # Nothing to add to a calendar and nothing to be reminded of; the tentative one has both.
+    assert not event_page.cssselect(".calendar-wrap, .remind-link")
+    assert "remind/" not in client.get(PROGRAMME + "events/taxi-parade/").get_data(as_text=True)
+    tentative = parse(client.get(PROGRAMME + "events/think-tank/"))
+    assert tentative.cssselect(".calendar-wrap") and tentative.cssselect(".remind-link")
 
 
 def test_a_cancelled_event_is_never_shown_as_on_now(client, clock, schedules_dir):

@@ -272,9 +272,9 @@ def subscription_end(programme: Programme, scope: str = "programme") -> dt.datet
     found = _SUBSCRIPTION_ENDS.get(key)
     if found is not None and found[0] is programme:
         return found[1]
-    # Imported here: reminders uses the feed views, which use this module.
+    # A cancelled event brings nothing more to ask for (its feeds keep it as cancelled).
     moments = [occurrence.start for event in programme.events
-               if covers(scope, event.id, event.category.id)
+               if not event.cancelled and covers(scope, event.id, event.category.id)
                for occurrence in event.occurrences]
     last_reminder = reminders_end(programme, scope, hour)
     if last_reminder is not None:
