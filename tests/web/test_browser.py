@@ -435,3 +435,50 @@ def test_my_programme_answers_in_view_on_a_phone(visit, base_url):
     screenshot(page, "my-programme-390", full_page=False)
     assert overflow(page) <= 0
     assert tab.foreign_requests() == []
+
+
+def test_stars_keep_my_programme_in_the_browser(visit, base_url):
+    tab = visit(360, 800)
+    page = tab.page
+    page.goto(base_url + PROGRAMME)
+    stars = page.locator("button.star")
+    assert stars.count() == SAMPLE_OCCURRENCES - 1  # the cancelled Friday prayer has none
+    for index in range(stars.count()):
+        box = stars.nth(index).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44
+    think_tank = page.locator("button.star[data-event='think-tank']")
+    assert think_tank.get_attribute("aria-pressed") == "false"
+    think_tank.click()
+    assert think_tank.get_attribute("aria-pressed") == "true"
+    my_link = page.locator(".programme-header a[data-my-link]")
+    assert my_link.get_attribute("href").endswith("/my/?e=think-tank#my-calendar")
+    assert "(۱)" in my_link.inner_text()
+    page.reload()  # kept in this browser
+    assert page.locator("button.star[data-event='think-tank']").get_attribute(
+        "aria-pressed") == "true"
+    page.goto(base_url + PROGRAMME + "events/best-cooperatives-award/")
+    page.locator(".event-page button.star").click()
+    assert "(۲)" in page.locator(".event-page a[data-my-link]").inner_text()
+    screenshot(page, "event-starred-360", full_page=False)
+    page.locator(".event-page a[data-my-link]").click()
+    page.wait_for_selector("#my-calendar section.subscribe")
+    assert page.locator("input[name=e][value='think-tank']").is_checked()
+    assert page.locator("input[name=e][value='best-cooperatives-award']").is_checked()
+    for label in page.locator("form.my-choice label").all():
+        assert label.bounding_box()["height"] >= 44
+    feed_url = page.locator("#my-calendar .calendar-address code").inner_text().strip()
+    feed = page.request.get(base_url + "/" + feed_url.split("/", 3)[3])
+    assert feed.ok and feed.text().count("BEGIN:VEVENT") == 2
+    screenshot(page, "my-programme-starred-360", full_page=False)
+    # Taking a star away on the programme page takes it out of "my programme".
+    page.goto(base_url + PROGRAMME)
+    page.locator("button.star[data-event='think-tank']").first.click()
+    assert page.locator(".programme-header a[data-my-link]").get_attribute("href").endswith(
+        "/my/?e=best-cooperatives-award#my-calendar")
+    assert tab.errors == [] and tab.foreign_requests() == []
+
+
+def test_the_my_programme_alert_takes_focus(visit, base_url):
+    page = visit(390, 844).page
+    page.goto(base_url + PROGRAMME + "my/?build=1")
+    page.wait_for_function("document.activeElement.getAttribute('role') === 'alert'")

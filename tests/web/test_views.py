@@ -698,3 +698,23 @@ def test_an_event_past_midnight_reads_the_same_on_page_feed_and_mail(
     parade = programme.event("taxi-parade")
     details = occurrence_details(programme, parade, parade.occurrences[0], "https://x.example")
     assert details["time"] == page_text
+
+
+def test_every_event_has_a_star_link_to_my_programme(client, clock, schedules_dir):
+    # Without JavaScript a ☆ is a link to the "my programme" form with its event ticked;
+    # a cancelled event has none, and the header links to "my programme".
+    rewrite_sample(schedules_dir, ("    venue: meydan\n", "    venue: meydan\n    status: cancelled\n"))
+    page = parse(client.get(PROGRAMME))
+    assert page.cssselect(".programme-header a[data-my-link]")[0].get("href") == PROGRAMME + "my/"
+    for card in page.cssselect("li.event"):
+        stars = card.cssselect("a.star")
+        if "is-cancelled" in card.get("class"):
+            assert not stars
+            continue
+        event_id = card.cssselect("h3 a")[0].get("href").rstrip("/").rsplit("/", 1)[1]
+        assert stars[0].get("href") == f"{PROGRAMME}my/?e={event_id}#my-calendar"
+        assert event_id in stars[0].get("data-event")
+    my_page = parse(client.get(PROGRAMME + "my/?e=think-tank"))
+    assert my_page.cssselect("input[value='think-tank']")[0].get("checked") is not None
+    when = text_of(my_page.cssselect("input[value='think-tank']")[0].getparent())
+    assert "یکشنبه ۱۶ شهریور ۱۴۰۴، ۱۶:۰۰" in when  # the time too, not only the day
