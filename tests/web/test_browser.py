@@ -482,3 +482,43 @@ def test_the_my_programme_alert_takes_focus(visit, base_url):
     page = visit(390, 844).page
     page.goto(base_url + PROGRAMME + "my/?build=1")
     page.wait_for_function("document.activeElement.getAttribute('role') === 'alert'")
+
+
+def test_the_now_next_box_and_today_mark_follow_the_device_clock(visit, base_url):
+    # The server rendered the page at 10:00 on 15 Shahrivar (the visits on now, the taxi
+    # parade next); a page left open is looked at again later.
+    tab = visit(360)
+    page = tab.page
+    page.goto(base_url + PROGRAMME)
+    box = page.locator(".now-next")
+    assert "بازدید از تعاونی‌ها" in box.locator(".now").inner_text()
+    rendered = box.inner_html()
+    page.clock.set_fixed_time(NOW + dt.timedelta(minutes=1))
+    page.evaluate("() => new Promise(r => setTimeout(r, 0))")
+    page.clock.run_for(31_000)
+    assert box.inner_html() == rendered  # nothing moved: the server's rendering stands
+    # 16:30: the taxi parade is on, the visits of tomorrow morning are next, with their day.
+    page.clock.set_fixed_time(dt.datetime(2025, 9, 6, 16, 30, tzinfo=TEHRAN))
+    page.clock.run_for(31_000)
+    page.wait_for_function("() => document.querySelector('.now-next .now').innerText"
+                           ".includes('رژه')")
+    assert "یکشنبه ۱۶ شهریور ۱۴۰۴، ۰۹:۰۰ تا ۱۲:۰۰ بازدید از تعاونی‌ها" in \
+        box.locator(".next").inner_text()
+    assert box.locator(".next a").get_attribute("href").endswith("/events/cooperative-visits/")
+    assert page.locator(".day.is-today").get_attribute("id") == "1404-06-15"
+    screenshot(page, "now-next-later-360", full_page=False)
+    # The next morning: "today" moves to Sunday, with its badge and the day list's mark.
+    page.clock.set_fixed_time(dt.datetime(2025, 9, 7, 9, 0, tzinfo=TEHRAN))
+    page.clock.run_for(31_000)
+    page.wait_for_function("() => document.querySelector('.day.is-today').id === '1404-06-16'")
+    assert page.locator(".day.is-today .today-badge").count() == 1
+    assert page.locator(".today-badge").count() == 1
+    assert page.locator(".day-nav a[aria-current=date]").get_attribute("href") == "#1404-06-16"
+    # After the week: the box says it has ended, and no day is today.
+    page.clock.set_fixed_time(dt.datetime(2025, 9, 10, 9, 0, tzinfo=TEHRAN))
+    page.clock.run_for(31_000)
+    page.wait_for_function("() => document.querySelector('.now-next h2').innerText"
+                           ".includes('پایان یافته')")
+    assert page.locator(".day.is-today").count() == 0
+    assert "به پایان رسیده است" in box.inner_text()
+    assert tab.errors == []

@@ -307,6 +307,14 @@ def reminders_state(programme: Programme, scope: str, now: dt.datetime
 
 # -- helpers for templates --------------------------------------------------------------
 
+def day_bounds(programme: Programme, day: dt.date) -> tuple[str, str]:
+    """The day's first and last instant (midnight to midnight in the programme's zone), for
+    the page's script to mark "today" by the device's clock."""
+    start = dt.datetime.combine(day, dt.time(), programme.tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), programme.tz)
+    return start.isoformat(), end.isoformat()
+
+
 def map_links(latitude: float, longitude: float) -> list[tuple[str, str]]:
     """(label, address) of the map services for a location; Iranian ones first."""
     lat, lon = (f"{value:.6f}".rstrip("0").rstrip(".") for value in (latitude, longitude))
@@ -343,6 +351,7 @@ def _page_context(programme: Programme, preview: bool) -> dict:
         "programme": programme, "preview": preview, "link": link,
         "category_style": category_style, "map_links": map_links,
         "timezone_name": timezone_name(programme), "event_occurrences": event_occurrences,
+        "day_bounds": lambda day: day_bounds(programme, day),
         "remind_url": f"/{programme.id}/remind/",
     }
 
