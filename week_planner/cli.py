@@ -123,7 +123,10 @@ def preview_link(programme: str) -> None:
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--base-url", help="Public address the files will be served from "
                                  "(absolute links in feeds and pages). Default: BASE_URL.")
-def export(outdir: Path, base_url: str | None) -> None:
+@click.option("--live-url", help="Address of the live service: the reminder forms and "
+                                 "personal calendars link there. Without it those links "
+                                 "are left out of the copy.")
+def export(outdir: Path, base_url: str | None, live_url: str | None) -> None:
     """Write the whole public site as static files into OUTDIR."""
     app = _app({"BASE_URL": base_url.rstrip("/")} if base_url else None)
     extra = []
@@ -131,7 +134,7 @@ def export(outdir: Path, base_url: str | None) -> None:
         extra += [f"/{programme.id}.ics", f"/{programme.id}/schedule.json",
                   f"/{programme.id}/schedule.xml", f"/{programme.id}/changes/",
                   f"/{programme.id}/changes.atom"]
-    report = export_site(app, outdir, tuple(extra))
+    report = export_site(app, outdir, tuple(extra), live_url=live_url)
     for path, status in sorted(report.failed.items()):
         click.echo(f"not exported: {path} (HTTP {status})", err=True)
     click.echo(f"{len(report.written)} files written to {outdir}")
@@ -160,10 +163,17 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     if demo:
         config = {**(config or {}), "DEMO_SCHEDULE": str(_write_demo())}
     app = _app(config)
+    import signal
+
     from waitress import serve as waitress_serve
 
     store.app_engine(app)  # creates or upgrades the schema before the first request
     watcher = start_watching(registry_of(app))
+
+    def stop(signum, frame):  # systemd's SIGTERM as Ctrl-C: waitress closes, then the
+        raise SystemExit(0)   # reminder scheduler gives back what it has not sent
+
+    signal.signal(signal.SIGTERM, stop)
     reminder_scheduler = start_background(app)
     click.echo(f"week-planner: serving {app.config['SCHEDULES_DIR']} on http://{host}:{port}/ "
                f"(links in feeds and mail: {app.config['BASE_URL']})")

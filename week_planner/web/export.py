@@ -5,7 +5,8 @@ and stylesheets (so whatever the pages link to — programme, category and event
 feeds, schedule.json/xml, fonts — is written), through the app itself, so the exported
 bytes are the live bytes. A path ending in ``/`` is written as ``index.html`` inside it.
 Pages that need the live service (forms, signed personal links, health and metrics) are
-left out, and links to them stay as they are.
+left out; links to them point at the live service when its address is given
+(``live_url``), and are taken out of the pages otherwise, so the copy has no dead end.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from urllib.parse import urljoin, urlsplit
 
 from flask import Flask
 
+from week_planner.web.offline import offline_paths
+
 log = logging.getLogger(__name__)
 
 # Paths only the live service can answer.
 LIVE_ONLY = re.compile(r"(^/healthz$|^/metrics$|/remind/|/my/|/unsubscribe|/confirm|/preview)")
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+# A link element of the pages (the templates never nest one in another).
+ANCHOR = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>.*?</a>', re.DOTALL)
+EMPTY_PARAGRAPH = re.compile(r"<p\b[^>]*>\s*</p>")
 
 
 class _Links(HTMLParser):
@@ -72,6 +78,30 @@ def _same_site_paths(base_path: str, body: bytes, content_type: str,
     return paths
 
 
+def _live_links(page_path: str, html: str, site_url: str, live_url: str | None) -> str:
+    """The page with its links to what only the live service answers (forms, personal
+    feeds) pointing at ``live_url``, or taken out (the whole link) without one."""
+    site = site_url.rstrip("/")
+
+    def replace(match: re.Match) -> str:
+        href = match.group(1).replace("&amp;", "&")
+        local = href[len(site):] if site and href.startswith(site + "/") else href
+        target = urlsplit(urljoin(f"http://export.invalid{page_path}", local))
+        if target.netloc != "export.invalid" or not LIVE_ONLY.search(target.path):
+            return match.group(0)
+        if not live_url:
+            return ""
+        moved = live_url.rstrip("/") + target.path + (f"?{target.query}" if target.query
+                                                      else "") + (
+            f"#{target.fragment}" if target.fragment else "")
+        return match.group(0).replace(f'href="{match.group(1)}"',
+                                      f'href="{moved.replace("&", "&amp;")}"', 1)
+
+    changed = ANCHOR.sub(replace, html)
+    # A paragraph that held nothing but such a link goes with it.
+    return changed if live_url else EMPTY_PARAGRAPH.sub("", changed)
+
+
 def file_for(path: str) -> PurePosixPath:
     """``/a/`` → ``a/index.html``; ``/a.ics`` → ``a.ics``."""
     relative = path.lstrip("/")
@@ -80,12 +110,15 @@ def file_for(path: str) -> PurePosixPath:
     return PurePosixPath(relative)
 
 
-def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = ()) -> ExportReport:
+def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = (),
+                live_url: str | None = None) -> ExportReport:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     client = app.test_client()
     report = ExportReport()
-    queue = ["/", *extra_paths]
+    # The service worker, the manifests' icons and what the worker preloads are linked
+    # from no page: listed by the module that serves them.
+    queue = ["/", *offline_paths(app), *extra_paths]
     seen = set(queue)
     while queue:
         path = queue.pop(0)
@@ -101,6 +134,9 @@ def export_site(app: Flask, outdir: str | Path, extra_paths: tuple[str, ...] = (
             report.failed[path] = 0  # a path that would escape the folder
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
+        if content_type.startswith("text/html"):
+            body = _live_links(path, body.decode("utf-8"), app.config["BASE_URL"],
+                               live_url).encode("utf-8")
         target.write_bytes(body)
         report.written.append(path)
         for link in _same_site_paths(path, body, content_type, app.config["BASE_URL"]):
