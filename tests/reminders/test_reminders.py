@@ -416,6 +416,14 @@ def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedul
     assert reminders.send_due()["sent"] == 1
     (notice,) = smtp.mailbox.parsed()
     assert notice["Subject"] == "تغییر در برنامه: نشست هم\u200cاندیشی مدیران تعاونی\u200cها"
+    # The event's calendar comes with it, at its new time and with SEQUENCE raised, so a
+    # calendar that has it moves it (the same UID as the feeds).
+    [attachment] = list(notice.iter_attachments())
+    assert attachment.get_filename() == "think-tank.ics"
+    moved = icalendar.Calendar.from_ical(attachment.get_payload(decode=True)).walk("VEVENT")[0]
+    assert moved.decoded("dtstart") == THINK_TANK.replace(hour=18)
+    assert str(moved["uid"]) == "khalilabad-1404/think-tank@week-planner"
+    assert int(moved["sequence"]) >= 1
     text = notice.get_body(("plain",)).get_content()
     assert "۱۸:۰۰ تا ۲۰:۰۰" in text and "پیش‌تر: یکشنبه ۱۶ شهریور ۱۴۰۴، ۱۶:۰۰ تا ۱۸:۰۰" in text
 

@@ -199,7 +199,10 @@ def notice_text(detail: Mapping[str, Any]) -> str:
 
 
 def build_notice(jinja_env, settings: Mapping[str, Any], detail: Mapping[str, Any], to: str,
-                 key: str, unsubscribe_url: str | None, now: dt.datetime) -> Message:
+                 key: str, unsubscribe_url: str | None, now: dt.datetime,
+                 ics: bytes | None = None, ics_name: str = "event.ics") -> Message:
+    """A change notice; ``ics`` (the event's own calendar, its SEQUENCE raised) is attached
+    so that one tap moves the event, or cancels it, in the reader's calendar."""
     old, new = detail["old"], detail.get("new")
     cancelled = new is None or new.get("status") == "cancelled"
     context = {"old": old, "new": new, "cancelled": cancelled,
@@ -209,7 +212,8 @@ def build_notice(jinja_env, settings: Mapping[str, Any], detail: Mapping[str, An
     return _message(settings, to, subject,
                     jinja_env.get_template("mail/notice.txt").render(context),
                     jinja_env.get_template("mail/notice.html").render(context),
-                    key, now, unsubscribe_url)
+                    key, now, unsubscribe_url,
+                    calendar_attachment(ics, ics_name) if ics else None)
 
 
 def build_confirmation(jinja_env, settings: Mapping[str, Any], programme: Programme,

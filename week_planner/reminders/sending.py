@@ -124,7 +124,10 @@ class Reminders:
         unsubscribe = self.unsubscribe_url(row)
         if row["kind"] == "notice":
             return mail.build_notice(env, self.settings, json.loads(row["detail"]),
-                                     row["recipient"], row["key"], unsubscribe, now)
+                                     row["recipient"], row["key"], unsubscribe, now,
+                                     event_calendar(self.app, row["programme_id"],
+                                                    row["event_id"]),
+                                     f"{row['event_id']}.ics")
         found = self.find_occurrence(row)
         if found is None:
             return None
