@@ -349,12 +349,29 @@ def test_print_view(visit, base_url):
         "rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
     assert page.evaluate("() => getComputedStyle(document.querySelector('.event')).breakInside") \
         == "avoid"
-    assert page.locator(".print-only").is_visible()  # the address of the live programme
+    assert page.locator("footer .print-only").first.is_visible()  # the live programme's address
+    # The subscribe code and the events' descriptions are on paper too; the stars are not.
+    assert page.locator(".print-qr svg").is_visible()
+    assert ".ics" in page.locator(".print-qr figcaption").inner_text()
+    described = page.locator(".event .description")
+    assert described.count() >= 1 and described.first.is_visible()
+    assert not page.locator(".star").first.is_visible()
     screenshot(page, "programme-print")
     ARTIFACTS.mkdir(exist_ok=True)
     pdf = page.pdf(path=str(ARTIFACTS / "programme-print.pdf"), format="A4")
     assert pdf.startswith(b"%PDF")
     assert tab.foreign_requests() == []
+
+
+def test_the_footer_lines_up_with_the_main_column(visit, base_url):
+    page = visit(1280).page
+    page.goto(base_url + PROGRAMME)
+    edges = page.evaluate("""() => {
+        const inner = e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+            return [r.left + parseFloat(s.paddingLeft), r.right - parseFloat(s.paddingRight)]; };
+        return [inner(document.querySelector('main')),
+                inner(document.querySelector('.site-footer'))]; }""")
+    assert edges[0] == edges[1]
 
 
 def test_no_request_leaves_localhost(visit, base_url):
