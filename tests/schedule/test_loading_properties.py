@@ -25,7 +25,7 @@ KNOWN_CODES = {
     "invalid-color", "invalid-url", "invalid-email", "too-deep", "arabic-letters",
     "venue-overlap", "unknown-channel", "too-many", "too-long", "offset-too-long",
     "gregorian-date", "programme-too-long", "time-skipped", "time-twice", "too-many-problems",
-    "control-character", "arabic-digits", "latin-digits",
+    "control-character", "arabic-digits", "latin-digits", "unknown-province",
 }
 
 VALID = {

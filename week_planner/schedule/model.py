@@ -123,6 +123,8 @@ class Programme:
     description: str | None = None
     contact: Contact | None = None
     draft: bool = False
+    province: str | None = None  # the id of one of Iran's provinces (schedule/provinces.py)
+    county: str | None = None
     source: str = ""  # the file it was loaded from
     version: str = ""  # a digest of the file's bytes
     _events_by_id: Mapping[str, Event] = field(default_factory=dict, repr=False,

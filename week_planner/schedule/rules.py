@@ -94,11 +94,12 @@ URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 RESERVED_IDS = frozenset({
     "healthz", "metrics", "static", "api", "admin", "export", "feeds", "favicon.ico",
     "robots.txt", "preview", "my", "remind", "unsubscribe", "confirm", "changes",
-    "schedule", "calendar", "login", "logout", "assets",
+    "schedule", "calendar", "login", "logout", "assets", "organise",
 })
 
 
-PROGRAMME_KEYS = ("id", "title", "organiser", "timezone", "from", "to", "description",
+PROGRAMME_KEYS = ("id", "title", "organiser", "province", "county", "timezone", "from", "to",
+                  "description",
                   "contact", "draft")
 
 

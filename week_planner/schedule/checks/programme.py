@@ -5,7 +5,14 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from week_planner.schedule.checks.values import WHAT, looks_like_email, suggest, valid_timezone
+from week_planner.schedule import provinces
+from week_planner.schedule.checks.values import (
+    WHAT,
+    did_you_mean,
+    looks_like_email,
+    suggest,
+    valid_timezone,
+)
 from week_planner.schedule.model import Contact
 from week_planner.schedule.problems import N_
 from week_planner.schedule.rules import (
@@ -38,6 +45,16 @@ class ProgrammeChecks:
         header["description"] = self.text(head, "description", "programme.description",
                                           limit=MAX_LONG_TEXT)
         header["draft"] = self.boolean(head, "draft", "programme.draft")
+        province = self.text(head, "province", "programme.province")
+        if province is not None:
+            header["province"] = provinces.find(province)
+            if header["province"] is None:
+                close = provinces.closest(province)
+                self.problem(self._value_mark(head, "province"), "unknown-province", N_(
+                    "'{value}' is not one of Iran's provinces{hint}. Write its name as in "
+                    "«خراسان رضوی», or leave 'province' out."), "programme.province",
+                    value=province, hint=did_you_mean(close))
+        header["county"] = self.text(head, "county", "programme.county")
         timezone = self.text(head, "timezone", "programme.timezone") or "Asia/Tehran"
         if not valid_timezone(timezone):
             suggestion = suggest(timezone, zoneinfo.available_timezones())
