@@ -51,8 +51,10 @@ def inside_look_alike_quotes(value: str) -> str | None:
 
 # Bidi embeddings, overrides and isolates, and other invisible format characters that are
 # no part of Persian writing (ZWNJ, ZWJ, LRM, RLM and ALM are, and are kept).
-_HIDDEN_CHARACTERS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-                               "\u200b\u2060\ufeff\u00ad\ufff9\ufffa\ufffb")
+_HIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b\u202a-\u202e\u2060\u2066-\u2069"
+    "\ufeff\ufff9-\ufffb]")
+_ARABIC_INDIC_DIGIT = re.compile("[\u0660-\u0669]")
 
 
 _ASCII_DIGITS = frozenset("0123456789")
@@ -256,16 +258,16 @@ class ValueChecks:
         bidi override turns «کارگاه» on a page into its mirror image, an escape character
         garbles a terminal); warn of digits a Persian reader does not expect. False when
         the text is refused."""
-        hidden = next((c for c in text if c in _HIDDEN_CHARACTERS or (
-            ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0), None)
-        if hidden is not None:
+        found = _HIDDEN_CHARACTERS.search(text)
+        if found is not None:
+            hidden = found.group(0)
             self.problem(mark, "control-character", N_(
                 "'{key}' contains an invisible character ({character}) that changes how "
                 "the text around it is shown; delete it (it often comes with text pasted "
                 "from another program)."), path, key=key,
                 character=f"U+{ord(hidden):04X}")
             return False
-        if any(c in jalali.ARABIC_INDIC_DIGITS for c in text):
+        if _ARABIC_INDIC_DIGIT.search(text):
             self.problem(mark, "arabic-digits", N_(
                 "'{key}' has Arabic digits (٤ ٥ ٦); Persian digits (۴ ۵ ۶) are probably "
                 "meant (switch the keyboard layout to Persian)."), path,
