@@ -57,12 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from week_planner.web.calendars import calendar
     from week_planner.web.changes import changelog
     from week_planner.web.conference import conference_schedules
+    from week_planner.web.offline import offline
     from week_planner.web.pages import pages
     operations.init_app(app)
     app.register_blueprint(pages)
     app.register_blueprint(calendar)
     app.register_blueprint(conference_schedules)
     app.register_blueprint(changelog)
+    app.register_blueprint(offline)
     remind.init_app(app)
     return app
 
