@@ -268,6 +268,7 @@ def test_a_category_and_an_event_page_come_back_with_their_feeds(tab, site):
     page.reload()
     assert "آخرین به‌روزرسانی" in offline_note(page)
     assert page.locator("h1").inner_text() == title
+    screenshot(page, "offline-event-offline-360")
     page.goto(site.url + category)
     assert "آخرین به‌روزرسانی" in offline_note(page)
     assert page.locator(".event").count() == 5
@@ -300,6 +301,8 @@ def test_personal_pages_and_forms_never_come_from_the_device(tab, site):
         assert page.locator("h1").inner_text() == "اکنون به تارنما دسترسی نیست"
         assert page.locator("form, input").count() == 0
     screenshot(page, "offline-personal-offline-360")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "offline-personal-offline-1280")
     # (The browser's own HTTP cache may keep it for its max-age: the worker does not.)
     assert page.evaluate("""(path) => fetch(path, {cache: 'no-store'})
         .then(() => 'served', () => 'refused')""", personal) == "refused"
@@ -320,6 +323,9 @@ def test_back_online_the_page_offers_the_fresh_copy(tab, site):
     again = page.locator(".offline-note button")
     again.wait_for()
     assert again.inner_text() == "دیدن نسخهٔ تازه"
+    text = page.locator(".offline-note").inner_text()
+    assert "اتصال برقرار شد" in text and "دسترسی نیست" not in text
+    assert "آخرین به‌روزرسانی" in text
     screenshot(page, "offline-back-online-360")
     again.click()
     page.wait_for_load_state()
@@ -439,6 +445,11 @@ def test_axe_finds_nothing_serious(tab, site, kind):
     page.goto(site.url + PAGE_KINDS[kind])
     page.evaluate("() => document.fonts.ready")
     assert axe_violations(page) == []
+    # Nothing the page loads or runs (the worker's registration included) is refused by
+    # its Content-Security-Policy; a page answered with 400 (a form sent with nothing
+    # ticked), 404 or 410 logs its status, nothing else.
+    page.wait_for_load_state("networkidle")
+    assert [error for error in visit.errors if not re.search(r"\b(400|404|410)\b", error)] == []
     if kind == "programme":
         page.set_viewport_size({"width": 1280, "height": 900})
         assert axe_violations(page) == []
@@ -534,7 +545,9 @@ def test_the_static_cache_is_named_after_the_files_version(app, tmp_path):
                                   "/khalilabad-1404/remind/",
                                   "/khalilabad-1404/events/think-tank/remind/",
                                   "/remind/confirm/abc", "/remind/code/abc",
-                                  "/remind/unsubscribe/abc", "/healthz", "/metrics", "/sw.js"])
+                                  "/remind/unsubscribe/abc", "/organise/",
+                                  "/organise/khalilabad-1404/history/", "/healthz",
+                                  "/metrics", "/sw.js"])
 def test_the_worker_never_keeps_personal_paths(path):
     assert re.search(NEVER_KEPT, path)
 

@@ -30,12 +30,17 @@
     var box = document.createElement("p");
     box.className = "offline-note";
     box.setAttribute("role", "status");
+    var state = document.createElement("span");
+    state.textContent = "اکنون به تارنما دسترسی نیست؛ این نسخه‌ای است که روی همین دستگاه ذخیره شده.";
+    box.appendChild(state);
     var moment = new Date(when);
-    box.textContent = "اکنون به تارنما دسترسی نیست؛ این نسخه‌ای است که روی همین دستگاه ذخیره شده." +
-      (isNaN(moment.getTime()) ? "" : " آخرین به‌روزرسانی: " + formatted(moment) + ".");
+    if (!isNaN(moment.getTime())) {
+      box.appendChild(document.createTextNode(" آخرین به‌روزرسانی: " + formatted(moment) + "."));
+    }
     main.parentNode.insertBefore(box, main);
     window.addEventListener("online", function () {
       if (box.querySelector("button")) return;
+      state.textContent = "اتصال برقرار شد؛ آنچه می‌بینید نسخهٔ ذخیره‌شده است.";
       var again = document.createElement("button");
       again.type = "button";
       again.className = "button";

@@ -46,8 +46,10 @@ offline = Blueprint("offline", __name__)
 # The static files the worker preloads: what the public pages use.
 PRECACHED_SUFFIXES = (".css", ".js", ".woff2", ".svg", ".png")
 # Paths the worker never keeps, whatever their headers say: personal pages and feeds,
-# forms and the links in mail (they carry tokens), previews, the operators' pages.
-NEVER_KEPT = r"(^/healthz$|^/metrics$|/my/|/remind/|/confirm|/unsubscribe|/preview|^/sw\.js$)"
+# forms and the links in mail (they carry tokens), previews, the organisers' desk, the
+# operators' pages.
+NEVER_KEPT = (r"(^/healthz$|^/metrics$|/my/|/remind/|/confirm|/unsubscribe|/preview"
+              r"|^/organise(/|$)|^/sw\.js$)")
 # Blueprints whose pages run no script (their Content-Security-Policy says script-src
 # 'none'): they do not register the worker.
 NO_SCRIPT_BLUEPRINTS = frozenset({"remind"})
@@ -116,6 +118,7 @@ def worker():
     # Browsers check the worker for a new version on every visit: revalidate, never keep.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = WORKER_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"  # a script only as a script
     response.add_etag()
     return response.make_conditional(request)
 
