@@ -77,3 +77,24 @@ def test_db_upgrade_command(tmp_path, monkeypatch):
     engine = store.engine_for(f"sqlite:///{tmp_path / 'week-planner.sqlite3'}")
     assert "reminder_outbox" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_upgrading_gives_every_subscription_a_random_link_key(database_url):
+    """Unsubscribe links name a subscription by a random key (0003): the subscriptions
+    made before get one each, so their next reminders carry the new kind of link."""
+    engine = store.engine_for(database_url)
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "0002")
+        connection.commit()
+    now = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)
+    with engine.begin() as connection:
+        for address in ("a@example.org", "b@example.org"):
+            connection.execute(store.subscribers.insert().values(
+                programme_id="khalilabad-1404", scope="programme", channel="email",
+                address=address, source="web", created_at=now, confirmed_at=now,
+                code_attempts=0))
+    store.create_schema(engine)
+    with engine.connect() as connection:
+        keys = [row.link_key for row in connection.execute(store.subscribers.select())]
+    assert len(set(keys)) == 2 and all(key and len(key) >= 32 for key in keys)
+    engine.dispose()

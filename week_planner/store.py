@@ -148,17 +148,23 @@ subscribers = Table(
     Column("confirmed_at", UTCDateTime()),
     Column("code_hash", String(128)),  # SMS confirmation code, keyed hash
     Column("code_attempts", Integer, nullable=False, default=0),
+    # Random, the subscription's name in its unsubscribe link (never its row id).
+    Column("link_key", String(64)),
     UniqueConstraint("programme_id", "scope", "channel", "address",
                      name="uq_subscribers_scope_address"),
+    Index("ix_subscribers_link_key", "link_key", unique=True),
 )
 
 # One row per reminder or change notice to one recipient; ``key`` is a digest of stable
-# values only, so planning twice never makes two rows.
+# values only, so planning twice never makes two rows. A confirmation asked for on a form
+# (kind "confirmation") is a row too, sent like the others: its ``key`` is random and
+# names it in the confirm or code link, its ``occurrence_key`` is the scope asked for and
+# its ``occurrence_start`` the moment the link expires.
 reminder_outbox = Table(
     "reminder_outbox", metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(64), nullable=False, unique=True),
-    Column("kind", String(20), nullable=False),  # "reminder" or "notice"
+    Column("kind", String(20), nullable=False),  # "reminder", "notice", "confirmation"
     Column("programme_id", String(200), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("occurrence_key", String(250), nullable=False),

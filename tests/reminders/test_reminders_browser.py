@@ -1,5 +1,6 @@
 """Asking for a reminder as a person does, in a real headless Chromium on a 360 px phone:
-fill the form, get the confirmation mail (real SMTP server), open its link, confirm."""
+fill the form, get the confirmation mail (real SMTP server, sent by the reminder scheduler
+running beside the web server, as under ``week-planner serve``), open its link, confirm."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from reminder_helpers import SmtpServer, free_port
 from sqlalchemy import select
 
 from week_planner import create_app
+from week_planner.reminders.scheduler import start_background
 from week_planner.store import app_engine, subscribers
 
 pytestmark = pytest.mark.browser
@@ -33,9 +35,11 @@ def site(tmp_path, schedules_dir):
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheduler = start_background(app)
     yield app, f"http://127.0.0.1:{port}", smtp
     server.shutdown()
     server.server_close()
+    scheduler.shutdown()
     smtp.stop()
     app_engine(app).dispose()
 

@@ -181,7 +181,7 @@ def test_venue_links_to_iranian_maps_openstreetmap_and_geo(client, clock):
     assert links["اوپن‌استریت‌مپ"] == \
         "https://www.openstreetmap.org/?mlat=35.2571&mlon=58.2912#map=17/35.2571/58.2912"
     assert links["نقشهٔ گوشی"] == "geo:35.2571,58.2912"
-    hosts = [li.text for li in first.cssselect(".hosts li")]
+    hosts = [li.text_content() for li in first.cssselect(".hosts li bdi")]
     assert hosts == ["فرماندار", "مسئول اداره تعاون، کار و رفاه اجتماعی", "مدیران تعاونی‌ها"]
     # A venue without a location has no map links.
     visits = [li for li in page.cssselect("li.event")
@@ -340,7 +340,7 @@ def test_event_page_with_venue_location_and_hosts(client, clock):
     assert "سالن اجتماعات فرمانداری" in text_of(page.cssselect(".place")[0])
     assert "خلیل‌آباد، خیابان امام خمینی، فرمانداری شهرستان" in text_of(page.cssselect(".place")[0])
     assert len(page.cssselect(".place .map-links a")) == 4
-    assert [li.text for li in page.cssselect(".host-list li")] == [
+    assert [li.text_content() for li in page.cssselect(".host-list li bdi")] == [
         "فرماندار", "مسئول اداره تعاون، کار و رفاه اجتماعی"]
     assert page.cssselect(".occurrences time[datetime='2025-09-08T10:00+03:30']")
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from week_planner.clock import utc_now
 from week_planner.faults import faults_of
 from week_planner.publish.feed_service import event_calendar
-from week_planner.reminders import mail
+from week_planner.reminders import confirmations, mail
 from week_planner.reminders.channels import (
     DeliveryError,
     read_channels,
@@ -40,9 +40,9 @@ from week_planner.reminders.outbox import (
     retry_delay,
 )
 from week_planner.reminders.planning import anchor, channel_target
-from week_planner.reminders.subscribers import purge_expired
+from week_planner.reminders.subscribers import purge_expired, unsubscribe_key
 from week_planner.store import app_engine
-from week_planner.tokens import unsubscribe_token
+from week_planner.tokens import link_token
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,18 @@ class Reminders:
         """The one-click link of an outbox row's subscription (None for organisers)."""
         if row["subscriber_id"] is None or not row["recipient"]:
             return None
-        token = unsubscribe_token(self.app, row["subscriber_id"], row["programme_id"],
-                                  row["channel"], row["recipient"])
+        # The link names the subscription by its random key, never by its row id.
+        key = unsubscribe_key(self.engine, row["subscriber_id"])
+        if key is None:
+            return None
+        token = link_token(self.app, "unsubscribe", key)
         return f"{self.settings['BASE_URL'].rstrip('/')}/remind/unsubscribe/{token}"
 
     def build_email(self, row: Mapping[str, Any], now: dt.datetime):
-        """The message for an outbox row, or None when its event is no longer as planned."""
+        """The message for an outbox row, or None when its event is no longer as planned
+        (or a confirmation is no longer needed)."""
+        if row["kind"] == confirmations.CONFIRMATION:
+            return confirmations.build_mail(self.app, self.engine, row, now)
         env = self.app.jinja_env
         unsubscribe = self.unsubscribe_url(row)
         if row["kind"] == "notice":
@@ -155,6 +161,8 @@ class Reminders:
         return None
 
     def short_text(self, row: Mapping[str, Any]) -> str | None:
+        if row["kind"] == confirmations.CONFIRMATION:
+            return confirmations.build_sms(self.app, self.engine, row)
         if row["kind"] == "notice":
             return mail.notice_text(json.loads(row["detail"]))
         found = self.find_occurrence(row)

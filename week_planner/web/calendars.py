@@ -38,7 +38,7 @@ from week_planner.publish.feed_service import (
 from week_planner.schedule.model import Event, Programme
 from week_planner.schedule.registry import registry_of
 from week_planner.tokens import make_my_token, read_my_token
-from week_planner.web.pages import protect
+from week_planner.web.security import protect
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from week_planner.clock import EPOCH, current_time
 from week_planner.publish import changes
 from week_planner.publish.feed_service import Stored, feed_service
 from week_planner.schedule.registry import registry_of
-from week_planner.web.pages import CONTENT_SECURITY_POLICY, TIMEZONE_NAMES, page_cache
+from week_planner.web.pages import TIMEZONE_NAMES, page_cache
+from week_planner.web.security import CONTENT_SECURITY_POLICY
 
 changelog = Blueprint("changes", __name__)
 

@@ -1,9 +1,11 @@
 """What operators look at: ``/healthz`` (JSON), ``/metrics`` (Prometheus text) and one log
 line per request.
 
-``init_app(app)`` registers the blueprint and the request hooks. Counters are kept per
+``init_app(app)`` registers the blueprint and the request hooks (the log line, the
+counters and the security headers of ``web/security.py``). Counters are kept per
 application in their own prometheus_client registry, so several apps in one process (tests,
-an exporter) never mix their figures.
+an exporter) never mix their figures. The log line names the path with every token in it
+masked (``/remind/confirm/[token]``), and never the query string.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
+from werkzeug.exceptions import HTTPException
 
 from week_planner import store
 from week_planner.faults import faults_of
 from week_planner.schedule.registry import registry_of
+from week_planner.web import security
 
 operations = Blueprint("operations", __name__)
 REGISTRY_WARNINGS = frozenset({"many-events-removed"})
@@ -89,6 +93,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(operations)
     app.before_request(_start_timer)
     app.after_request(_count_and_log)
+    security.init_app(app)
     got_request_exception.connect(_record_fault, app, weak=False)
 
 
@@ -129,10 +134,29 @@ def _count_and_log(response: Response) -> Response:
     if kind == "feed":
         metrics.feed_requests.labels(str(response.status_code)).inc()
     elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
-    # The path only: query strings may carry tokens, and no address is ever logged.
+    # The path only, its tokens masked: query strings may carry tokens, and no address is
+    # ever logged.
     request_log.info("%s %s %s %d %.1fms", request.remote_addr or "-", request.method,
-                     request.path, response.status_code, elapsed)
+                     logged_path(), response.status_code, elapsed)
     return response
+
+
+def logged_path() -> str:
+    """The request's path with the value of every route argument named ``token`` (or
+    ``…_token``) replaced by ``[token]``: confirm, code and unsubscribe links, personal
+    feeds. A request its route refused (405) is masked as that route's GET would be."""
+    path = request.path
+    arguments = request.view_args
+    if arguments is None:
+        try:
+            _endpoint, arguments = current_app.create_url_adapter(request).match(
+                path, method="GET")
+        except HTTPException:  # no route has this path: nothing in it is a token
+            arguments = {}
+    for name, value in arguments.items():
+        if (name == "token" or name.endswith("_token")) and isinstance(value, str) and value:
+            path = path.replace(value, "[token]")
+    return path
 
 
 @operations.route("/healthz")

@@ -36,6 +36,7 @@ from week_planner.schedule import jalali
 from week_planner.schedule.model import Category, Event, Occurrence, Programme, paragraphs
 from week_planner.schedule.registry import registry_of
 from week_planner.tokens import preview_token, previews
+from week_planner.web.security import protect
 
 pages = Blueprint("pages", __name__)
 
@@ -101,24 +102,6 @@ def _set_up(state) -> None:
     for name in ("format_gregorian_persian", "format_day_month", "to_ascii_digits"):
         app.add_template_filter(getattr(jalali, name), name)
     app.add_template_filter(paragraphs, "paragraphs")
-
-
-# Everything a page loads comes from this host (the pages must work on the national
-# network when international links are down); the browser enforces it.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; "
-                           "style-src 'self' 'unsafe-inline'; script-src 'self'; "
-                           "object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
-                           "form-action 'self'")
-
-
-def protect(response, private: bool = False):
-    """The security headers every HTML page of the site carries."""
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # A preview link carries its key: never send it to another site.
-    response.headers["Referrer-Policy"] = "same-origin" if private \
-        else "strict-origin-when-cross-origin"
-    return response
 
 
 def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,

@@ -3,44 +3,54 @@
 Blueprint ``remind``: ``/<programme>/remind/``, ``/<programme>/events/<event>/remind/``,
 ``/remind/confirm/<token>``, ``/remind/code/<token>`` (SMS) and
 ``/remind/unsubscribe/<token>``. Forms carry a CSRF token (Flask-WTF); requests are
-rate-limited per client and per address. No page shows an address, except the form
+rate-limited per client and per mailbox. No page shows an address, except the form
 giving back what was just typed when it was wrong, so it can be corrected. A scope with no
 reminder left to send (the week or the event is over) is not offered.
+
+The form answers alike, in its page and in its time, whether the address or number is
+new, already asked for or already subscribed: the confirmation (mail with a link, or SMS
+with a code) is queued in the outbox and sent by the scheduler
+(``reminders/confirmations.py``), never inside the request. Links name a confirmation or
+a subscription by a random key (``tokens.link_token``), never by a row id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import secrets
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, SignatureExpired
+from markupsafe import Markup
 from sqlalchemy import select, update
 from wtforms import RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from week_planner.clock import current_time, utc_now
-from week_planner.reminders.channels import send_sms, sms_template
-from week_planner.reminders.delivery import DeliveryError
-from week_planner.reminders.mail import build_confirmation, offset_text, transport_for
-from week_planner.reminders.planning import scope_label
+from week_planner.reminders import confirmations
+from week_planner.reminders.channels import sms_template
+from week_planner.reminders.mail import offset_text
 from week_planner.reminders.sending import Reminders
 from week_planner.reminders.subscribers import (
     AddressError,
-    add_subscriber,
     confirm_subscriber,
+    mailbox,
     normalise_email,
     normalise_mobile,
     rate_limit_hit,
     remove_subscribers,
+    subscriber_by_link_key,
 )
 from week_planner.schedule.jalali import to_ascii_digits
 from week_planner.store import app_engine, subscribers, write_transaction
-from week_planner.tokens import confirm_token, subscription_serializer, subscription_tag
+from week_planner.tokens import (
+    link_token,
+    read_legacy_subscription_token,
+    read_link_token,
+    subscription_tag,
+)
+from week_planner.web import security
 from week_planner.web.pages import reminders_to_come
 
 log = logging.getLogger(__name__)
@@ -50,35 +60,46 @@ remind = Blueprint("remind", __name__)
 CODE_ATTEMPTS = 5
 
 
-# -- signed tokens ------------------------------------------------------------------------
-
-
-
-
-
-
-
-
+# -- links ----------------------------------------------------------------------------------
 
 BAD, EXPIRED, GONE = "bad", "expired", "gone"
 
 
-def _read_token(purpose: str, token: str, max_age: int | None = None
-                ) -> tuple[str | None, int | None]:
-    """(problem, subscriber id): problem is None, BAD, EXPIRED, or GONE when the
-    subscription the token was made for no longer exists."""
-    try:
-        value = subscription_serializer(current_app, purpose).loads(token, max_age=max_age)
-    except SignatureExpired:
+def _read_confirmation(purpose: str, token: str) -> tuple[str | None, int | None]:
+    """(problem, subscriber id) for a confirm link (``purpose`` "confirm", mail) or a
+    code link ("code", SMS): problem is None, BAD, EXPIRED, or GONE when the request
+    no longer exists. A link of one kind never passes for the other: the code link is
+    shown to whoever typed the number, and must not confirm without the code."""
+    key = read_link_token(current_app, purpose, token)
+    if key is None:
+        # A link of an earlier version (a row id inside) within its time: ask again.
+        legacy = read_legacy_subscription_token(current_app, "confirm", token)
+        return (EXPIRED if legacy is not None else BAD), None
+    found = confirmations.find(app_engine(current_app), key)
+    if found is None or found.channel != ("sms" if purpose == "code" else "email"):
+        return BAD, None
+    if found.expires_at <= utc_now():
         return EXPIRED, None
-    except BadSignature:
+    if found.subscriber_id is None:
+        return GONE, None
+    return None, found.subscriber_id
+
+
+def _read_unsubscribe(token: str) -> tuple[str | None, int | None]:
+    """(problem, subscriber id) for an unsubscribe link; GONE when the subscription is
+    gone already. Links of earlier versions (in mails already sent) still work: they name
+    the row id and a tag of the subscription, which must still match."""
+    engine = app_engine(current_app)
+    key = read_link_token(current_app, "unsubscribe", token)
+    if key is not None:
+        subscriber_id = subscriber_by_link_key(engine, key)
+        return (None, subscriber_id) if subscriber_id is not None else (GONE, None)
+    legacy = read_legacy_subscription_token(current_app, "unsubscribe", token)
+    if not isinstance(legacy, tuple):
         return BAD, None
-    if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
-            and isinstance(value[1], str)):
-        return BAD, None
-    subscriber_id, tag = value
+    subscriber_id, tag = legacy
     sub = subscribers.c
-    with app_engine(current_app).connect() as connection:
+    with engine.connect() as connection:
         row = connection.execute(select(sub.programme_id, sub.channel, sub.address)
                                  .where(sub.id == subscriber_id)).first()
     if row is None or not hmac.compare_digest(
@@ -86,11 +107,6 @@ def _read_token(purpose: str, token: str, max_age: int | None = None
                                   row.address)):
         return GONE, None
     return None, subscriber_id
-
-
-def _code_hash(subscriber_id: int, code: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode("utf-8")
-    return hmac.new(key, f"{subscriber_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 # -- forms --------------------------------------------------------------------------------
@@ -145,21 +161,29 @@ def event_form(programme_id: str, event_id: str):
     return _subscribe(programme, event)
 
 
+def _isolated(sentence: str, text: str) -> Markup:
+    """``sentence`` with ``text`` (a title from a schedule file) put in for ``{}``, escaped
+    and isolated in <bdi>: a title in Latin letters stays whole inside the Persian."""
+    return Markup(sentence).format(Markup("<bdi>{}</bdi>").format(text))
+
+
 def _nothing_to_come(programme, event):
     """The page that says why no reminder can be asked for any more."""
     if event is None:
         if programme.phase(current_time(current_app)) == "after":
-            return _done("هفته به پایان رسیده است", f"برنامه‌های «{programme.title}» به پایان "
-                         "رسیده است و یادآوری دیگری فرستاده نمی‌شود.", 200, programme)
+            return _done("هفته به پایان رسیده است", _isolated(
+                "برنامه‌های «{}» به پایان رسیده است و یادآوری دیگری فرستاده نمی‌شود.",
+                programme.title), 200, programme)
         return _done("یادآوری‌ای در پیش نیست", "برنامه‌ای که پیش از آن یادآوری فرستاده "
                      "شود دیگر در پیش نیست.", 200, programme)
     if event.cancelled:
-        message = f"«{event.title}» لغو شده و زمانش گذشته است؛ یادآوری‌ای برای آن فرستاده نمی‌شود."
+        sentence = "«{}» لغو شده و زمانش گذشته است؛ یادآوری‌ای برای آن فرستاده نمی‌شود."
     elif all(occurrence.end <= current_time(current_app) for occurrence in event.occurrences):
-        message = f"«{event.title}» برگزار شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
+        sentence = "«{}» برگزار شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
     else:
-        message = f"«{event.title}» آغاز شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
-    return _done("یادآوری‌ای در پیش نیست", message, 200, programme, event=event)
+        sentence = "«{}» آغاز شده است و یادآوری دیگری برای آن فرستاده نمی‌شود."
+    return _done("یادآوری‌ای در پیش نیست", _isolated(sentence, event.title), 200, programme,
+                 event=event)
 
 
 def _subscribe(programme, event):
@@ -197,17 +221,19 @@ def _subscribe(programme, event):
         else:
             limit = current_app.config["SUBSCRIBE_RATE_LIMIT"]
             engine, now = app_engine(current_app), utc_now()
+            # Per mailbox: name+1@, name+2@… of one mailbox are one address here.
             if not rate_limit_hit(engine, "client", request.remote_addr or "unknown", limit,
                                   now) or \
-                    not rate_limit_hit(engine, "address", address, max(1, limit // 3), now):
+                    not rate_limit_hit(engine, "address", mailbox(address),
+                                       max(1, limit // 3), now):
                 return _done("درخواست‌های زیاد", "در این ساعت درخواست‌های زیادی از شما "
                              "رسیده است. کمی بعد دوباره بکوشید.", 429, programme)
             return _start_subscription(programme, form.scope.data, form.channel.data,
-                                       address, sms)
+                                       address)
     elif request.method == "POST" and ended_category is not None \
             and not form.csrf_token.errors:
-        error = (f"یادآوری‌ای برای برنامه‌های «{ended_category.label}» در پیش نیست؛ "
-                 "گزینهٔ دیگری را برگزینید.")
+        error = _isolated("یادآوری‌ای برای برنامه‌های «{}» در پیش نیست؛ گزینهٔ دیگری را "
+                          "برگزینید.", ended_category.label)
     elif request.method == "POST":
         error = "فرم کامل نیست یا کهنه شده است؛ دوباره بفرستید."
     offsets = [offset_text(offset) for offset in event.reminders] if event else []
@@ -219,55 +245,35 @@ def _subscribe(programme, event):
         (400 if error else 200)
 
 
-def _start_subscription(programme, scope, channel, address, sms_templates):
-    engine = app_engine(current_app)
-    now = utc_now()
-    label = scope_label(programme, scope)
+def _start_subscription(programme, scope, channel, address):
+    """The same work and the same answer for a new, a pending and a confirmed address:
+    a confirmation queued in the outbox (sent by the scheduler, which sends nothing to an
+    address confirmed already), the scheduler of this process woken, and the page."""
+    settings = current_app.config
+    key = confirmations.ask(app_engine(current_app), settings["SECRET_KEY"], programme.id,
+                            scope, channel, address, utc_now(), settings["CONFIRM_MAX_AGE"])
+    _wake_scheduler()
     if channel == "sms":
-        code = f"{secrets.randbelow(10 ** 6):06d}"
-        subscriber_id, _ = add_subscriber(engine, programme.id, scope, "sms", address, "web",
-                                          now, confirmed=False)
-        token = confirm_token(current_app, subscriber_id, programme.id, "sms", address)
-        # A code even when the number is already subscribed: the next page must not tell
-        # a stranger which numbers are.
-        with engine.begin() as connection:
-            connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
-                               .values(code_hash=_code_hash(subscriber_id, code)))
-        try:
-            send_sms(sms_templates, address,
-                     f"کد تأیید یادآوری «{label}»: {code}")
-        except DeliveryError as error:
-            log.warning("confirmation code not sent: %s", error)
-            return _done("ارسال نشد", "پیامک تأیید فرستاده نشد. کمی بعد دوباره بکوشید.",
-                         503, programme)
-        return redirect(url_for("remind.code", token=token))
-
-    subscriber_id, confirmed = add_subscriber(engine, programme.id, scope, "email", address,
-                                              "web", now, confirmed=False)
-    if not confirmed:
-        confirm_url = (current_app.config["BASE_URL"].rstrip("/") +
-                       url_for("remind.confirm", token=confirm_token(
-                           current_app, subscriber_id, programme.id, "email", address)))
-        message = build_confirmation(current_app.jinja_env, current_app.config, programme,
-                                     label, address, confirm_url,
-                                     f"confirm|{subscriber_id}|{now.isoformat()}", now)
-        transport = transport_for(current_app.config)
-        try:
-            transport.send(message)
-        except DeliveryError as error:
-            log.warning("confirmation mail not sent: %s", error)
-            return _done("ارسال نشد", "نامهٔ تأیید فرستاده نشد. کمی بعد دوباره بکوشید.",
-                         503, programme)
-        finally:
-            transport.close()
-    # The same answer whether or not the address was already subscribed.
+        return redirect(url_for("remind.code", token=link_token(current_app, "code", key)))
     return _done("نامه‌ای فرستادیم", "اگر نشانی درست باشد، نامه‌ای برای تأیید به آن "
-                 "فرستادیم. با زدن پیوند آن نامه، یادآوری‌ها آغاز می‌شود.", 200, programme)
+                 "می‌فرستیم. با زدن پیوند آن نامه، یادآوری‌ها آغاز می‌شود.", 200, programme)
+
+
+def _wake_scheduler() -> None:
+    """Under ``week-planner serve`` the scheduler runs in this process: it sends the
+    confirmation at once. Elsewhere a scheduler process finds it at its next sweep."""
+    scheduler = current_app.extensions.get("week_planner.scheduler")
+    if scheduler is None:
+        return
+    try:
+        scheduler.wake_soon()
+    except Exception:  # the row is queued; the next sweep sends it
+        log.exception("could not wake the reminder scheduler")
 
 
 @remind.route("/remind/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    problem, subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    problem, subscriber_id = _read_confirmation("confirm", token)
     if problem == BAD:
         return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
     if problem == EXPIRED:
@@ -304,7 +310,7 @@ def _confirmed(subscriber_id: int):
 
 @remind.route("/remind/code/<token>", methods=["GET", "POST"])
 def code(token: str):
-    problem, subscriber_id = _read_token("confirm", token, current_app.config["CONFIRM_MAX_AGE"])
+    problem, subscriber_id = _read_confirmation("code", token)
     if problem == GONE:
         return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
     if problem is not None:
@@ -331,7 +337,9 @@ def code(token: str):
             return _done("تلاش‌های زیاد", "کد چند بار نادرست وارد شد. دوباره درخواست "
                          "یادآوری کنید.", 429)
         typed = to_ascii_digits(form.code.data.strip())
-        if hmac.compare_digest(_code_hash(subscriber_id, typed), row.code_hash):
+        expected = confirmations.code_hash(current_app.config["SECRET_KEY"], subscriber_id,
+                                           typed)
+        if hmac.compare_digest(expected, row.code_hash):
             return _confirmed(subscriber_id)
         error = "کد درست نیست."
     elif request.method == "POST":
@@ -345,8 +353,8 @@ def unsubscribe(token: str):
     """GET shows one button (mail scanners open links); POST unsubscribes, also as the
     RFC 8058 one-click request a mail program sends from the List-Unsubscribe header,
     which carries no CSRF token: the signed link is the proof."""
-    problem, subscriber_id = _read_token("unsubscribe", token)
-    if problem == GONE:  # already unsubscribed (its id may be someone else's now)
+    problem, subscriber_id = _read_unsubscribe(token)
+    if problem == GONE:  # already unsubscribed
         return _done("لغو شد", "دیگر یادآوری‌ای از این اشتراک برایتان فرستاده نمی‌شود.")
     if problem is not None:
         return _done("پیوند نادرست", "این پیوند درست نیست.", 404)
@@ -357,18 +365,9 @@ def unsubscribe(token: str):
     return render_template("remind_confirm.html", form=None, action="unsubscribe")
 
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                           "script-src 'none'; object-src 'none'; base-uri 'none'; "
-                           "frame-ancestors 'none'; form-action 'self'")
-
-
-@remind.after_request
-def _headers(response):
-    # Personal pages with a CSRF token: never cached, never framed.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["Referrer-Policy"] = "no-referrer"  # the links carry tokens
-    return response
+# Personal pages with a CSRF token or a link's token (web/security.py; the headers every
+# response has are added after these).
+remind.after_request(security.personal)
 
 
 def init_app(app) -> None:
