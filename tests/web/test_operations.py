@@ -31,7 +31,8 @@ def test_healthz_reports_programmes_database_and_load_errors(client, schedules_d
     assert "khalilabad-1404" in body["programmes"]  # the last good version is still served
     assert response.status_code == 200 and body["status"] == "load-errors"
     [error] = body["load_errors"]
-    assert f"{SAMPLE.name}:13:7: error:" in error and "[invalid-date]" in error
+    line = SAMPLE.read_text(encoding="utf-8").splitlines().index("  to: 1404-06-17") + 1
+    assert f"{SAMPLE.name}:{line}:7: error:" in error and "[invalid-date]" in error
 
 
 def test_healthz_says_when_the_database_is_unreachable(tmp_path, schedules_dir):

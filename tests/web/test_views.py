@@ -121,7 +121,7 @@ def test_programme_page_is_persian_and_right_to_left(client, clock):
     assert "اداره تعاون، کار و رفاه اجتماعی شهرستان خلیل‌آباد" in header
     assert "۱۱ تا ۱۷ شهریور ۱۴۰۴" in header
     assert "به وقت تهران" in header
-    assert text_of(page.cssselect(".print-only")[0]).endswith(
+    assert text_of(page.cssselect("footer .print-only")[0]).endswith(
         "https://hafte.example.ir/khalilabad-1404/")
     about = text_of(page.cssselect(".about")[0])
     assert "۲۵۵ شرکت تعاونی" in about  # the county figures, in Persian digits

@@ -94,7 +94,8 @@ URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 RESERVED_IDS = frozenset({
     "healthz", "metrics", "static", "api", "admin", "export", "feeds", "favicon.ico",
     "robots.txt", "preview", "my", "remind", "unsubscribe", "confirm", "changes",
-    "schedule", "calendar", "login", "logout", "assets", "organise",
+    "schedule", "calendar", "login", "logout", "assets", "organise", "sw.js",
+    "manifest.webmanifest", "offline.html",
 })
 
 
