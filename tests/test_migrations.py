@@ -98,3 +98,13 @@ def test_upgrading_gives_every_subscription_a_random_link_key(database_url):
         keys = [row.link_key for row in connection.execute(store.subscribers.select())]
     assert len(set(keys)) == 2 and all(key and len(key) >= 32 for key in keys)
     engine.dispose()
+
+
+def test_the_revisions_form_one_line():
+    """One head and no branch: two revisions written at once with the same parent (the
+    organisers' desk's 0004 follows 0003) would make Alembic refuse to upgrade."""
+    script = ScriptDirectory.from_config(store.alembic_config())
+    assert script.get_heads() == [HEAD]
+    chain = [revision.revision for revision in script.walk_revisions()]
+    assert chain == sorted(chain, reverse=True) and chain[-1] == "0001"
+    assert script.get_revision("0004").down_revision == "0003"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -458,3 +459,62 @@ def event_history(engine: Engine, programme_id: str,
              "changed_at": r.changed_at}
             for r in connection.execute(query.order_by(event_changes.c.changed_at,
                                                        event_changes.c.id))]
+
+
+# ---------------------------------------------------------------------------------------
+# The organisers' desk (web/organise*.py): who may edit which programme, their one-time
+# sign-in links and sessions (only digests of the random keys are kept), and every version
+# of a schedule file published from the desk, with who published it and when.
+# ---------------------------------------------------------------------------------------
+
+organisers = Table(
+    "organisers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised
+    # A ministry editor: every programme, and may start new ones.
+    Column("all_programmes", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+organiser_programmes = Table(
+    "organiser_programmes", metadata,
+    Column("organiser_id", Integer, ForeignKey("organisers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("programme_id", String(200), primary_key=True),
+)
+
+# A link is asked for by address, known or not (the form answers alike); it signs in only
+# an address that is an organiser's when it is used, once, before it expires.
+organiser_links = Table(
+    "organiser_links", metadata,
+    Column("key_digest", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Index("ix_organiser_links_expires", "expires_at"),
+)
+
+organiser_sessions = Table(
+    "organiser_sessions", metadata,
+    Column("key_digest", String(64), primary_key=True),
+    Column("organiser_id", Integer, ForeignKey("organisers.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+)
+
+programme_versions = Table(
+    "programme_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("programme_id", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the file's bytes
+    # "publish", "upload", "add-event", "restore", "create", or "server" (the file as
+    # the desk found it, changed on the server)
+    Column("action", String(20), nullable=False),
+    Column("published_by", String(320)),  # the organiser's address; None for "server"
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("restored_from", Integer),  # the version a restore brought back
+    Index("ix_programme_versions_programme", "programme_id", "published_at"),
+)
