@@ -222,8 +222,10 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
             (row.kind == "notice" and row.subscriber_id is not None
              and row.subscriber_id not in subscriber_ids))]
         if prune_others:
+            # Sign-in mail of the organisers' desk belongs to no programme
+            # (reminders/sign_in_links.py).
             cancel += [row.id for row in connection.execute(
-                select(out.id).where(out.status == PENDING,
+                select(out.id).where(out.status == PENDING, out.kind != "sign-in",
                                      out.programme_id.not_in(served)))]
         for start in range(0, len(cancel), 500):
             connection.execute(update(reminder_outbox).where(

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from week_planner.clock import utc_now
 from week_planner.faults import faults_of
 from week_planner.publish.feed_service import event_calendar
-from week_planner.reminders import confirmations, mail
+from week_planner.reminders import confirmations, mail, sign_in_links
 from week_planner.reminders.channels import (
     DeliveryError,
     read_channels,
@@ -126,6 +126,8 @@ class Reminders:
         (or a confirmation is no longer needed)."""
         if row["kind"] == confirmations.CONFIRMATION:
             return confirmations.build_mail(self.app, self.engine, row, now)
+        if row["kind"] == sign_in_links.SIGN_IN:
+            return sign_in_links.build_mail(self.app, self.engine, row, now)
         env = self.app.jinja_env
         unsubscribe = self.unsubscribe_url(row)
         if row["kind"] == "notice":
