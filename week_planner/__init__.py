@@ -66,6 +66,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(changelog)
     app.register_blueprint(offline)
     remind.init_app(app)
+    from week_planner.web import organise
+    organise.init_app(app)
     return app
 
 

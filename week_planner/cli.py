@@ -20,6 +20,7 @@ from week_planner.reminders.channels import (
     read_channels,
     send_apprise,
 )
+from week_planner.reminders import sign_in_links
 from week_planner.reminders.delivery import mask_address
 from week_planner.reminders.mail import build_reminder, header_text, plain_text
 from week_planner.reminders.planning import anchor, due_time, reminder_key, scope_for
@@ -37,9 +38,11 @@ from week_planner.schedule.demo import DEMO_ID, demo_schedule
 from week_planner.schedule.loading import check_paths
 from week_planner.schedule.problems import LANGUAGES, translate, translations
 from week_planner.schedule.registry import registry_of
+from week_planner.schedule.rules import ID_RE
 from week_planner.schedule.watching import start_watching
 from week_planner.store import app_engine, reminder_outbox
 from week_planner.store import subscribers as subscriber_table
+from week_planner.web import organise_accounts
 from week_planner.web.export import export_site
 from week_planner.web.pages import preview_url
 
@@ -370,6 +373,81 @@ def subscribers_remove(address: str, programme_id: str, event: str | None,
     if not removed:
         raise click.ClickException("no such subscription")
     click.echo(f"{removed} subscription(s) removed")
+
+
+# -- the organisers' desk ---------------------------------------------------------------------
+
+@main.group()
+def organisers() -> None:
+    """Who may sign in to the organisers' desk (/organise/) and edit which programmes."""
+
+
+def _organiser_address(address: str) -> str:
+    try:
+        return organise_accounts.normalise(address)
+    except AddressError as error:
+        raise click.ClickException(f"not an e-mail address: {error}") from None
+
+
+def _grants(organiser) -> str:
+    return "all programmes" if organiser.all_programmes else \
+        " ".join(sorted(organiser.programmes)) or "no programme"
+
+
+@organisers.command("add")
+@click.argument("address")
+@click.option("--programme", "programme_ids", multiple=True,
+              help="A programme they may edit (repeat for more).")
+@click.option("--all", "all_programmes", is_flag=True,
+              help="Every programme, and new ones from the template (a ministry editor).")
+def organisers_add(address: str, programme_ids: tuple[str, ...], all_programmes: bool) -> None:
+    """Let ADDRESS sign in to the desk and edit these programmes (kept with earlier ones)."""
+    if not programme_ids and not all_programmes:
+        raise click.UsageError("name a --programme (or --all)")
+    for programme_id in programme_ids:
+        if not ID_RE.match(programme_id):
+            raise click.ClickException(f"not a programme id: {programme_id}")
+    app = _app()
+    organiser = organise_accounts.add(app_engine(app), _organiser_address(address),
+                                      programme_ids, all_programmes, utc_now())
+    click.echo(f"{organiser.email}: {_grants(organiser)}")
+    unknown = [p for p in programme_ids if registry_of(app).get(p) is None]
+    if unknown:
+        click.echo(f"note: no programme {', '.join(unknown)} is served yet; the organiser "
+                   "can write it on the desk", err=True)
+
+
+@organisers.command("list")
+def organisers_list() -> None:
+    """List organisers and the programmes each may edit."""
+    found = organise_accounts.all_organisers(app_engine(_app()))
+    for organiser in found:
+        click.echo(f"{organiser.email}\t{_grants(organiser)}")
+    click.echo(f"{len(found)} organiser(s)", err=True)
+
+
+@organisers.command("remove")
+@click.argument("address")
+@click.option("--programme", "programme_ids", multiple=True,
+              help="Only take these programmes away (default: the whole account).")
+def organisers_remove(address: str, programme_ids: tuple[str, ...]) -> None:
+    """Take programmes, or the desk altogether, away from ADDRESS (signed out at once)."""
+    if not organise_accounts.remove(app_engine(_app()), _organiser_address(address),
+                                    programme_ids):
+        raise click.ClickException("no such organiser")
+    click.echo("removed" if not programme_ids else f"removed: {' '.join(programme_ids)}")
+
+
+@organisers.command("link")
+@click.argument("address")
+def organisers_link(address: str) -> None:
+    """Print a one-time sign-in link for ADDRESS (15 minutes, once), for offices without
+    mail."""
+    app = _app()
+    engine, address = app_engine(app), _organiser_address(address)
+    if organise_accounts.find(engine, address) is None:
+        raise click.ClickException("no such organiser (add them first)")
+    click.echo(sign_in_links.link_url(app, sign_in_links.new_link(engine, address, utc_now())))
 
 
 @main.group()

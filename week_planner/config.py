@@ -95,6 +95,13 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                         "Number of reverse proxies (nginx) in front of the service whose "
                         "X-Forwarded-For/-Proto/-Host headers are trusted; 1 behind one "
                         "nginx. Client addresses (rate limits, logs) come from them."),
+    "ORGANISER_IDLE_MINUTES": (30, _as_int,
+                               "Minutes without a request after which an organiser is "
+                               "signed out of the organisers' desk (/organise/)."),
+    "SIGN_IN_RATE_LIMIT": (10, _as_int,
+                           "Sign-in link requests allowed per client address per hour on "
+                           "the organisers' desk (a third of it per e-mail address), "
+                           "counted in the database."),
     "LANGUAGE": ("fa", str, "Language of messages (fa or en)."),
     "DEMO_SCHEDULE": ("", str,
                       "A schedule file served beside the folder's: the demonstration "
