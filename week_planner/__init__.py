@@ -29,10 +29,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(template_folder()),
                 static_folder=str(PACKAGE_DIR / "static"), instance_path=None)
     app.config.update(settings)
-    if app.config["TRUSTED_PROXIES"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     channels = None
     if app.config["CHANNELS"]:
         from week_planner.reminders.channels import ChannelsError, channel_names
@@ -53,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # The web layer is imported here, not at the top: importing the package (the loader
     # behind 'week-planner check', a benchmark) should not load every blueprint with it.
-    from week_planner.web import operations, remind
+    from week_planner.web import operations, prepared, remind
     from week_planner.web.calendars import calendar
     from week_planner.web.changes import changelog
     from week_planner.web.conference import conference_schedules
@@ -68,6 +64,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     remind.init_app(app)
     from week_planner.web import organise
     organise.init_app(app)
+    # Unchanged pages and feeds are answered from memory, in front of Flask; behind the
+    # proxy fix, so that what is logged is the client's address.
+    prepared.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

@@ -56,6 +56,9 @@ class FeedService:
         self._feeds: OrderedDict[Hashable, BuiltFeed] = OrderedDict()
         self._lock = threading.RLock()
         self.builds = 0  # feeds built, not served from memory
+        # Goes up whenever any programme's stored revisions are read anew (web/prepared.py
+        # keeps nothing made while it went up).
+        self.generation = 0
 
     GONE = "\0gone"
 
@@ -100,8 +103,15 @@ class FeedService:
             [(r.occurrence_key, r.sequence, r.removed, r.modified_at, r.past_categories)
              for r in revisions.revisions])).encode("utf-8")).hexdigest()
         stored = Stored(revisions, digest)
-        self._stored[revisions.programme_id] = stored
+        with self._lock:
+            self._stored[revisions.programme_id] = stored
+            self.generation += 1
         return stored
+
+    def token_of(self, programme_id: str) -> str | None:
+        """The token of the revisions last read for the programme, without syncing."""
+        found = self._stored.get(programme_id)
+        return None if found is None else found.token
 
     def stored(self, programme_id: str) -> Stored | None:
         """The programme's revisions, synced first with what the registry serves."""
@@ -153,6 +163,15 @@ def built_feed(app, programme_id: str, selection: feeds.Selection, name_for,
                source_path: str, page_path: str) -> BuiltFeed | None:
     """The feed's bytes, ETag and Last-Modified, built once per programme state and kept in
     memory; None when the programme has never been stored."""
+    found = current_feed(app, programme_id, selection, name_for, source_path, page_path)
+    return None if found is None else found[0]
+
+
+def current_feed(app, programme_id: str, selection: feeds.Selection, name_for,
+                 source_path: str, page_path: str
+                 ) -> tuple[BuiltFeed, dt.datetime | None] | None:
+    """``built_feed``, with the first moment after now at which the feed's bytes can change
+    while nothing stored does (None: only a change of the programme can change them)."""
     service = feed_service(app)
     stored = service.stored(programme_id)
     if stored is None or stored.revisions.programme is None:
@@ -186,7 +205,20 @@ def built_feed(app, programme_id: str, selection: feeds.Selection, name_for,
         return BuiltFeed(body, hashlib.sha256(body).hexdigest()[:40],
                          max(moments).astimezone(dt.timezone.utc).replace(microsecond=0))
 
-    return service.feed(key, build)
+    return service.feed(key, build), feed_changes_after(stored, now, retention)
+
+
+def feed_changes_after(stored: Stored, now: dt.datetime,
+                       retention: dt.timedelta) -> dt.datetime | None:
+    """The first moment after ``now`` at which the time alone changes a feed of ``stored``:
+    the week starts or ends (the phase), or a cancelled occurrence has been kept for
+    ``retention`` (it leaves the feed). Any revision's, not only a cancelled one's: an
+    extra moment only makes the feed be looked up again."""
+    moments = [revision.modified_at + retention for revision in stored.revisions.revisions]
+    if stored.revisions.removed_at is None:
+        moments += [dt.datetime.fromisoformat(stored.revisions.programme[name])
+                    for name in ("start", "end")]
+    return min((moment for moment in moments if moment > now), default=None)
 
 
 def _event_feed_parts(app, programme_id: str, event_id: str) -> tuple | None:

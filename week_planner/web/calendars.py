@@ -32,12 +32,13 @@ from week_planner.publish.feed_service import (
     FeedService,
     Stored,
     _event_feed_parts,
-    built_feed,
+    current_feed,
     feed_service,
 )
 from week_planner.schedule.model import Event, Programme
 from week_planner.schedule.registry import registry_of
 from week_planner.tokens import make_my_token, read_my_token
+from week_planner.web.prepared import keep
 from week_planner.web.security import protect
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,11 @@ def _set_up(state) -> None:
 
 def _feed_response(programme_id: str, selection: feeds.Selection, name_for, source_path: str,
                    page_path: str, filename: str, private: bool = False) -> Response:
-    built = built_feed(current_app._get_current_object(), programme_id, selection, name_for,
-                       source_path, page_path)
-    if built is None:
+    found = current_feed(current_app._get_current_object(), programme_id, selection, name_for,
+                         source_path, page_path)
+    if found is None:
         abort(404)
+    built, until = found
     response = Response(built.body, content_type="text/calendar; charset=utf-8")
     response.set_etag(built.etag)
     response.last_modified = built.last_modified
@@ -86,7 +88,7 @@ def _feed_response(programme_id: str, selection: feeds.Selection, name_for, sour
     response.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
     response.headers["Cache-Control"] = ("private" if private else "public") + \
         ", max-age=300, must-revalidate"
-    return response.make_conditional(request)
+    return keep(response, until, programme_id, uses_store=True).make_conditional(request)
 
 
 def _known_categories(stored: Stored) -> set[str]:

@@ -23,6 +23,7 @@ from week_planner.publish import changes
 from week_planner.publish.feed_service import Stored, feed_service
 from week_planner.schedule.registry import registry_of
 from week_planner.web.pages import TIMEZONE_NAMES, page_cache
+from week_planner.web.prepared import keep
 from week_planner.web.security import CONTENT_SECURITY_POLICY
 
 changelog = Blueprint("changes", __name__)
@@ -60,6 +61,8 @@ def _last_modified(stored: Stored) -> dt.datetime:
 def _respond(key, render: Callable[[], str], stored: Stored, content_type: str,
              html: bool):
     page = page_cache(current_app).get_or_render(key, render, _last_modified(stored))
+    removed_at = stored.revisions.removed_at
+    retention = dt.timedelta(days=current_app.config["CANCELLED_RETENTION_DAYS"])
     response = current_app.response_class(page.body, content_type=content_type)
     response.set_etag(page.etag)
     response.last_modified = page.last_modified
@@ -72,6 +75,9 @@ def _respond(key, render: Callable[[], str], stored: Stored, content_type: str,
     else:
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
+    # The same until the revisions change, or a deleted programme's changelog ends (410).
+    keep(response, removed_at and removed_at + retention, stored.revisions.programme_id,
+         uses_store=True)
     return response.make_conditional(request)
 
 

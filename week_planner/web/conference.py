@@ -16,6 +16,7 @@ from flask import Blueprint, abort, current_app, request
 from week_planner.publish import conference_schedule
 from week_planner.schedule.model import Programme
 from week_planner.schedule.registry import registry_of
+from week_planner.web.prepared import keep
 
 conference_schedules = Blueprint("conference_schedule", __name__)
 
@@ -54,6 +55,7 @@ def _respond(programme_id: str, kind: str):
         response.last_modified = loaded_at.astimezone(dt.timezone.utc)
     response.cache_control.public = True
     response.cache_control.no_cache = True  # revalidate: an edit shows on the next poll
+    keep(response, None, programme.id)  # the same bytes until the programme changes
     return response.make_conditional(request)
 
 

@@ -36,6 +36,7 @@ from week_planner.schedule import jalali
 from week_planner.schedule.model import Category, Event, Occurrence, Programme, paragraphs
 from week_planner.schedule.registry import registry_of
 from week_planner.tokens import preview_token, previews
+from week_planner.web.prepared import keep, next_change
 from week_planner.web.security import protect
 
 pages = Blueprint("pages", __name__)
@@ -105,7 +106,11 @@ def _set_up(state) -> None:
 
 
 def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
-             private: bool = False):
+             private: bool = False, *, until: dt.datetime | None,
+             programme_id: str | None):
+    """The page for ``key`` (rendered once), conditional on ETag and Last-Modified. A public
+    one is kept as a prepared response until ``until`` or a change of ``programme_id``
+    (None: of any programme) (web/prepared.py)."""
     page = page_cache(current_app).get_or_render(key, render, last_modified)
     response = protect(current_app.response_class(page.body, mimetype="text/html"), private)
     response.set_etag(page.etag)
@@ -117,6 +122,7 @@ def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetim
         response.headers["X-Robots-Tag"] = "noindex"
     else:
         response.cache_control.public = True
+        keep(response, until, programme_id)
     return response.make_conditional(request)
 
 
@@ -199,6 +205,18 @@ class NowNext:
 
     def is_past(self, occurrence: Occurrence) -> bool:
         return occurrence.key in self.past
+
+
+def state_changes_after(programme: Programme, now: dt.datetime,
+                        category: str | None = None) -> dt.datetime | None:
+    """The first moment after ``now`` at which ``now_next`` can say something else: an
+    occurrence starts or ends, the week starts or ends, or the day changes."""
+    tz = programme.tz
+    midnight = dt.datetime.combine(jalali.today_in(tz, now) + dt.timedelta(days=1),
+                                   dt.time(), tz)
+    return next_change(now, [programme.start(), programme.end(), midnight,
+                             *(moment for occurrence in programme.occurrences(category)
+                               for moment in (occurrence.start, occurrence.end))])
 
 
 def now_next(programme: Programme, now: dt.datetime, category: str | None = None) -> NowNext:
@@ -288,6 +306,12 @@ def reminders_state(programme: Programme, scope: str, now: dt.datetime
     return end > now, [end] if end <= now else []
 
 
+def reminders_stop_after(programme: Programme, scope: str,
+                         now: dt.datetime) -> dt.datetime | None:
+    """When ``reminders_state`` changes next (the last reminder's moment, if still ahead)."""
+    return next_change(now, [subscription_end(programme, scope)])
+
+
 # -- helpers for templates --------------------------------------------------------------
 
 def day_bounds(programme: Programme, day: dt.date) -> tuple[str, str]:
@@ -362,8 +386,9 @@ def index():
     # Drafts and deleted programmes count too: the list changed when one of them left it.
     times = [*snapshot.loaded_at.values(), *snapshot.gone.values()]
     last_modified = max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    # Only a change of the schedules changes the list: kept until then.
     return _respond(key, lambda: render_template("index.html", programmes=programmes),
-                    last_modified)
+                    last_modified, until=None, programme_id=None)
 
 
 @pages.route("/<programme>/")
@@ -409,8 +434,10 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
         return render_template("programme.html", days=days, category=chosen, state=state,
                                counts=counts, **context)
 
+    until = next_change(now, [state_changes_after(programme, now, chosen and chosen.id),
+                              reminders_stop_after(programme, scope, now)])
     return _respond(key, render, max(_loaded_at(programme), state.since, *stopped),
-                    private=preview)
+                    private=preview, until=until, programme_id=programme.id)
 
 
 @pages.route("/<programme>/events/<event>/")
@@ -425,6 +452,9 @@ def event(programme: str, event: str):
                   if moment <= now]
     remindable, stopped = reminders_state(found, f"event:{chosen.id}", now)
     since = max([_loaded_at(found), *boundaries, *stopped])
+    until = next_change(now, [*(moment for occ in chosen.occurrences
+                                for moment in (occ.start, occ.end)),
+                              reminders_stop_after(found, f"event:{chosen.id}", now)])
     key = ("event", found.id, found.version, chosen.id, states, remindable, preview)
 
     def render() -> str:
@@ -433,7 +463,8 @@ def event(programme: str, event: str):
             remind_url=f"/{found.id}/events/{chosen.id}/remind/" if remindable else None,
             **{k: v for k, v in _page_context(found, preview).items() if k != "remind_url"})
 
-    return _respond(key, render, since, private=preview)
+    return _respond(key, render, since, private=preview, until=until,
+                    programme_id=found.id)
 
 
 @pages.route("/favicon.ico")
