@@ -124,7 +124,8 @@ def test_json_keeps_english_severity_and_gives_the_parser_detail(tmp_path):
     result = run("check", "--format", "json", str(path))
     [problem] = json.loads(result.output)["problems"]
     assert problem["severity"] == "error" and problem["code"] == "yaml-syntax"
-    assert (problem["line"], problem["column"]) == (67, 10)
+    line = text.splitlines().index("    title: نشست با امام جمعه و فرماندار") + 1
+    assert (problem["line"], problem["column"]) == (line, 10)
     assert "«title:»" in problem["message"] and "could not" not in problem["message"]
     assert "could not find expected ':'" in problem["detail"]
 
