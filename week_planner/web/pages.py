@@ -386,9 +386,35 @@ def index():
     # Drafts and deleted programmes count too: the list changed when one of them left it.
     times = [*snapshot.loaded_at.values(), *snapshot.gone.values()]
     last_modified = max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+    def render() -> str:
+        # A national week lists thousands of programmes: each link is built once, and each
+        # distinct week's dates are written once, not once per programme.
+        weeks = {(p.first_day, p.last_day) for p in programmes}
+        return render_template(
+            "index.html", programmes=programmes, links=_programme_links(programmes),
+            date_ranges={week: jalali.format_date_range(*week) for week in weeks})
+
     # Only a change of the schedules changes the list: kept until then.
-    return _respond(key, lambda: render_template("index.html", programmes=programmes),
-                    last_modified, until=None, programme_id=None)
+    return _respond(key, render, last_modified, until=None, programme_id=None)
+
+
+_LINKS: dict[tuple[str, str], str] = {}
+
+
+def _programme_links(programmes: list[Programme]) -> dict[str, str]:
+    """Programme id → the address of its page (``url_for``'s, kept)."""
+    root = request.script_root
+    links = {}
+    for programme in programmes:
+        link = _LINKS.get((root, programme.id))
+        if link is None:
+            if len(_LINKS) > 100_000:  # ids of programmes long gone go in one sweep
+                _LINKS.clear()
+            link = _LINKS[root, programme.id] = url_for("pages.programme",
+                                                        programme=programme.id)
+        links[programme.id] = link
+    return links
 
 
 @pages.route("/<programme>/")
