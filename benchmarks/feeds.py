@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from week_planner import create_app, store
-from week_planner.publish import feed_service, feeds
+from week_planner.publish import feeds
+from week_planner.publish.feed_service import feed_service
 from week_planner.schedule.loading import load_file
 
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
@@ -59,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         schedules = Path(folder) / "schedules"
         schedules.mkdir()
-        shutil.copy(SAMPLE, schedules / SAMPLE.name)
+        shutil.copy2(SAMPLE, schedules / SAMPLE.name)  # old mtime: applied at once
         app = create_app({"SCHEDULES_DIR": str(schedules),
                           "INSTANCE_DIR": str(Path(folder) / "instance"),
                           "RELOAD_INTERVAL": 1.0, "CLOCK": lambda: NOW,

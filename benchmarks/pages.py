@@ -1,5 +1,5 @@
-"""How long the public pages take: rendering a programme page, serving it from the page
-cache, answering a repeat visit with 304, and the page's weight on the wire.
+"""How long the public pages take: rendering a programme page, answering it from memory
+(web/prepared.py), answering a repeat visit with 304, and the page's weight on the wire.
 
 Run: python benchmarks/pages.py   (prints figures; asserts nothing)
 """
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from week_planner import create_app
 from week_planner.web.pages import page_cache
+from week_planner.web.prepared import prepared_responses
 
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
 
@@ -41,24 +42,25 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     try:
         (folder / "schedules").mkdir()
-        shutil.copy(SAMPLE, folder / "schedules")
+        shutil.copy2(SAMPLE, folder / "schedules")  # old mtime: applied at once
         app = create_app({"SCHEDULES_DIR": str(folder / "schedules"),
                           "INSTANCE_DIR": str(folder / "instance"), "RELOAD_INTERVAL": 60,
                           "CLOCK": lambda: NOW})
         client = app.test_client()
         first = client.get(PAGE)
-        cache = page_cache(app)
+        cache, prepared = page_cache(app), prepared_responses(app)
 
         def cold():
             cache.clear()
+            prepared.clear()
             client.get(PAGE).close()
 
         report("programme page, rendered", samples_ms(cold, 50))
-        report("programme page, from the page cache", samples_ms(lambda: client.get(PAGE).close(), 200))
+        report("programme page, from memory", samples_ms(lambda: client.get(PAGE).close(), 200))
         etag = client.get(PAGE).headers["ETag"]
         report("repeat visit (If-None-Match → 304)",
                samples_ms(lambda: client.get(PAGE, headers={"If-None-Match": etag}).close(), 200))
-        report("event page, from the page cache",
+        report("event page, from memory",
                samples_ms(lambda: client.get(PAGE + "events/peoples-visits/").close(), 200))
 
         body = first.get_data()
