@@ -12,12 +12,12 @@ edit of one county's file leaves every other county's prepared responses in plac
 
 ``PreparedResponses`` wraps the application's WSGI callable (``init_app(app)``). A GET or
 HEAD without a query string, for a kept path made from what is still served and whose
-``until`` has not come, is answered from memory: 200 with the body,
-or 304 to a matching If-None-Match (or If-Modified-Since without it) — no request
-context, no database query, no walk over events, no template. Anything else (a miss, a
-Range or If-Match header, a query string, another method) goes to Flask as before, which
-prepares the path again. Answers from memory are counted in ``/metrics`` and logged like
-the others (``web/operations.py``).
+``until`` has not come, is answered from memory: 200 with the body, or 304 to a matching
+If-None-Match (or If-Modified-Since without it) — no request context, no database query,
+no walk over events, no template. Anything else (a miss, a Range or If-Match header, a
+query string, another method) goes to Flask as before, which prepares the path again.
+Answers from memory are counted in ``/metrics`` and logged like the others
+(``web/operations.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from week_planner.clock import current_time
 from week_planner.schedule.registry import registry_of
 
 EXTENSION = "week_planner.prepared"
-KEEP = "week_planner.prepared.keep"  # environ key: (response, until) set by keep()
+KEEP = "week_planner.prepared.keep"  # environ key: what keep() was told
 MADE = "week_planner.prepared.made"  # environ key: the Prepared made when Flask finished
 METRICS_EXTENSION = "week_planner.metrics"  # web/operations.py's counters
 FEEDS_EXTENSION = "week_planner.feeds"  # publish/feed_service.FeedService
@@ -106,11 +106,13 @@ def _made_from(response: Response, path: str, view_args: dict | None) -> Prepare
         if (name == "token" or name.endswith("_token")) and isinstance(value, str) and value:
             masked = masked.replace(value, "[token]")
     return Prepared(
-        None, False, None, None, NOT_STORED, None, None, body, tuple(headers), tuple(not_modified),
-        response.get_etag()[0] if etag_header else None, etag_header,
-        last_modified_header,
-        parse_date(last_modified_header) if last_modified_header else None,
-        "feed" if path.endswith(".ics") else "page", masked)
+        programme_id=None, uses_store=False, made_from=None, loaded_at=None,
+        token=NOT_STORED, since=None, until=None, body=body, headers=tuple(headers),
+        not_modified_headers=tuple(not_modified),
+        etag=response.get_etag()[0] if etag_header else None, etag_header=etag_header,
+        last_modified_header=last_modified_header,
+        last_modified=parse_date(last_modified_header) if last_modified_header else None,
+        kind="feed" if path.endswith(".ics") else "page", logged_path=masked)
 
 
 def _finished(app: Flask, response: Response, **_extra) -> None:
