@@ -127,17 +127,20 @@ class ShiftClock:
         return dt.datetime.now(UTC) + self.shift
 
 
-def scheduler_process(env: dict[str, str], shift_seconds: float, log_path: Path
-                      ) -> subprocess.Popen:
-    """``week-planner scheduler`` in its own process, its clock shifted by time-machine."""
+def scheduler_process(env: dict[str, str], shift_seconds: float, log_path: Path,
+                      command: tuple[str, ...] = ("scheduler",)) -> subprocess.Popen:
+    """``week-planner scheduler`` (or another ``command`` that sends reminders, such as
+    ``serve``) in its own process, its clock shifted by time-machine."""
     code = (
         "import datetime as dt, sys, zoneinfo\n"
         "zoneinfo.reset_tzpath(to=[])\n"
         "import time_machine\n"
         f"destination = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds={shift_seconds!r})\n"
-        "with time_machine.travel(destination, tick=True):\n"
-        "    from week_planner.cli import main\n"
-        "    main(['scheduler'])\n")
+        # Started, never stopped: the clock stays shifted until the process has exited,
+        # threads finishing after main() included.
+        "time_machine.travel(destination, tick=True).start()\n"
+        "from week_planner.cli import main\n"
+        f"main({list(command)!r})\n")
     with open(log_path, "ab") as handle:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
                                 env={**os.environ, **env}, stdout=handle,

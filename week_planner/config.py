@@ -24,10 +24,12 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def _as_list_of_ints(value: Any) -> list[int]:
-    if isinstance(value, str):
-        return [int(part) for part in value.replace(",", " ").split()]
-    return [int(part) for part in value]
+def _as_list_of_seconds(value: Any) -> list[float]:
+    parts = value.replace(",", " ").split() if isinstance(value, str) else value
+    seconds = [float(part) for part in parts]
+    if not seconds or min(seconds) <= 0:
+        raise ValueError("a list of positive numbers of seconds is needed")
+    return seconds
 
 
 # name: (default, how an environment string is read, what it means)
@@ -76,15 +78,19 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "ALL_DAY_REMINDER_HOUR": (8, _as_int,
                               "Hour of an all-day event's day that its reminder offsets "
                               "count from."),
-    "RETRY_DELAYS": ([30, 60, 120, 300, 600, 1800, 3600], _as_list_of_ints,
+    "RETRY_DELAYS": ([15, 30, 60], _as_list_of_seconds,
                      "Seconds between attempts to send a failed reminder; the last "
-                     "repeats until the event starts."),
+                     "repeats until the event starts, so keep it short (a minute): mail "
+                     "held back while the server was unreachable goes out as soon as one "
+                     "message gets through, and that is found out only by trying."),
     "REMINDER_SWEEP_INTERVAL": (30.0, float,
                                 "Seconds between the scheduler's safety sweeps (schedule "
                                 "changes, subscriptions made by other processes, leases)."),
-    "REMINDER_LEASE": (300.0, float,
-                       "Seconds a claimed reminder stays claimed; one left claimed by a "
-                       "process that died is retried after this."),
+    "REMINDER_LEASE": (30.0, float,
+                       "Seconds a claim on reminders lasts unless renewed; the process "
+                       "sending them renews it every quarter of this, so one left by a "
+                       "process that died is taken over this long after its last renewal "
+                       "(at once by a scheduler started on the same machine)."),
     "REMINDER_BATCH_SIZE": (50, _as_int, "Reminders claimed at once by one process."),
     "CONFIRM_MAX_AGE": (172800, _as_int,
                         "Seconds a subscription's confirmation link or code stays valid."),

@@ -5,9 +5,12 @@ one recipient, under a UNIQUE key made only of stable values.
   inserts new rows (insert-or-ignore), cancels pending rows no longer wanted, revives
   cancelled ones wanted again, and queues one change notice per subscriber when an
   occurrence moves, changes venue or is cancelled. Each programme is planned on its own.
-- ``claim`` / ``release`` / ``finish`` — rows are claimed atomically (SQLite
-  ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``) with a lease, and marked in
-  their own transaction right after the server accepts (reminders/sending.py).
+- ``claim`` / ``renew`` / ``recover`` / ``release`` / ``_finish`` — rows are claimed
+  atomically (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``) with a
+  short lease that the claimant renews while it sends, taken over when it runs out or
+  when the claimant is known to be gone, given back on a clean stop, and marked in their
+  own transaction right after the server accepts (reminders/sending.py).
+- ``wake_unreachable`` / ``retry_delay`` — when a failed row is tried again.
 
 What is wanted comes from reminders/planning.py; who subscribed, from
 reminders/subscribers.py.
@@ -21,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from week_planner.faults import Faults
@@ -336,26 +339,72 @@ def _notices(connection: Connection, programme: Programme,
 
 
 # -- claiming -----------------------------------------------------------------------------
+#
+# A claim is a lease: rows in "sending" carry the name of the process that took them
+# (``sent_by``, see reminders/workers.py) and the moment it may be taken over
+# (``lease_until``). The claimant renews the lease while it sends (``renew``), so the lease
+# can be short: rows of a process that died are taken over soon after its last renewal,
+# or at once by a process on the same machine that sees the claimant is gone (``recover``).
+# A claimant sends its rows one at a time, in claim order, and records each outcome at
+# once; so of the rows it left behind only the first can have been under way.
+
+# The note on a row that was under way when its claimant stopped: it may have gone out.
+MAYBE_SENT = "its sender stopped while sending it; it may have been delivered"
+# The prefix of the error of a row held back because the server could not be reached:
+# such rows become due again as soon as a send over the same channel succeeds.
+UNREACHABLE = "unreachable: "
+
 
 def due_query(now: dt.datetime, limit: int, dialect: str):
     """The rows to claim. SQLite: the caller's ``BEGIN IMMEDIATE`` already excludes every
     other writer; PostgreSQL: rows another process has locked are skipped, not waited for."""
     out = reminder_outbox.c
     query = (select(reminder_outbox)
-             .where(or_(and_(out.status == PENDING, out.next_attempt_at <= now),
-                        and_(out.status == SENDING, out.lease_until <= now)))
+             .where(out.status == PENDING, out.next_attempt_at <= now)
              .order_by(out.next_attempt_at, out.id).limit(limit))
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return query
 
 
+def _give_back(connection: Connection, where, now: dt.datetime) -> dict[str, int]:
+    """Rows claimed by processes that are gone, back to pending: the first unfinished row
+    of each keeps its attempt and the note ``MAYBE_SENT`` (if its event begins before it is
+    sent again, it is recorded as failed, never as missed); the others were not tried.
+    Returns how many rows each claimant left."""
+    out = reminder_outbox.c
+    query = (select(out.id, out.sent_by).where(out.status == SENDING, where)
+             .order_by(out.next_attempt_at, out.id))
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    left: dict[str, list[int]] = {}
+    for row in connection.execute(query):
+        left.setdefault(row.sent_by or "", []).append(row.id)
+    maybe_sent = [ids[0] for ids in left.values()]
+    untried = [row_id for ids in left.values() for row_id in ids[1:]]
+    if maybe_sent:
+        connection.execute(update(reminder_outbox).where(out.id.in_(maybe_sent)).values(
+            status=PENDING, lease_until=None, last_error=MAYBE_SENT, updated_at=now))
+    for start in range(0, len(untried), 500):
+        connection.execute(update(reminder_outbox)
+                           .where(out.id.in_(untried[start:start + 500]))
+                           .values(status=PENDING, lease_until=None,
+                                   attempts=out.attempts - 1, updated_at=now))
+    for claimant, ids in left.items():
+        log.info("%d reminder(s) claimed by %s, which stopped, taken over", len(ids),
+                 claimant)
+    return {claimant: len(ids) for claimant, ids in left.items()}
+
+
 def claim(engine: Engine, now: dt.datetime, limit: int, lease: float,
           worker: str) -> list[Mapping[str, Any]]:
-    """Take up to ``limit`` due rows for this process. Rows whose event has started are
-    marked missed (or failed, after errors) instead of being sent late."""
+    """Take up to ``limit`` due rows for this process, after taking over the claims whose
+    lease ran out. Rows whose event has started are marked instead of being sent late:
+    missed when no attempt was made, failed after errors or an attempt that may have
+    reached the recipient."""
     out = reminder_outbox.c
     with write_transaction(engine) as connection:
+        _give_back(connection, out.lease_until <= now, now)
         query = due_query(now, limit, connection.dialect.name)
         rows = connection.execute(query).mappings().all()
         late, taken = [], []
@@ -378,6 +427,30 @@ def claim(engine: Engine, now: dt.datetime, limit: int, lease: float,
     return [dict(row, attempts=row["attempts"] + 1) for row in taken]
 
 
+def renew(engine: Engine, worker: str, now: dt.datetime, lease: float) -> int:
+    """Extend the lease of every row this process holds (its heartbeat)."""
+    out = reminder_outbox.c
+    with write_transaction(engine) as connection:
+        return connection.execute(update(reminder_outbox).where(
+            out.status == SENDING, out.sent_by == worker).values(
+            lease_until=now + dt.timedelta(seconds=lease))).rowcount
+
+
+def recover(engine: Engine, now: dt.datetime, is_gone: Callable[[str], bool]
+            ) -> dict[str, int]:
+    """Take over at once the claims of processes known to be gone (``is_gone``: same
+    machine, pid no longer running), without waiting for their lease."""
+    out = reminder_outbox.c
+    with engine.connect() as connection:
+        claimants = connection.execute(select(out.sent_by).distinct()
+                                       .where(out.status == SENDING)).scalars().all()
+    dead = [claimant for claimant in claimants if claimant and is_gone(claimant)]
+    if not dead:
+        return {}
+    with write_transaction(engine) as connection:
+        return _give_back(connection, out.sent_by.in_(dead), now)
+
+
 def next_due(engine: Engine) -> dt.datetime | None:
     """When the next row becomes due (or a lease runs out)."""
     out = reminder_outbox.c
@@ -398,19 +471,38 @@ def _finish(engine: Engine, row_id: int, worker: str, **values) -> None:
             reminder_outbox.c.sent_by == worker).values(lease_until=None, **values))
 
 
-def release(engine: Engine, row_ids: list[int], worker: str, now: dt.datetime) -> None:
-    """Give back claimed rows not yet tried, for any process to take at once."""
-    if not row_ids:
-        return
+def release(engine: Engine, row_ids: list[int] | None, worker: str,
+            now: dt.datetime) -> int:
+    """Give back claimed rows not yet tried, for any process to take at once
+    (``row_ids`` None: every row this process holds)."""
+    if row_ids is not None and not row_ids:
+        return 0
     out = reminder_outbox.c
+    which = [out.status == SENDING, out.sent_by == worker]
+    if row_ids is not None:
+        which.append(out.id.in_(row_ids))
     with write_transaction(engine) as connection:
-        connection.execute(update(reminder_outbox).where(
-            out.id.in_(row_ids), out.status == SENDING, out.sent_by == worker)
-            .values(status=PENDING, lease_until=None, attempts=out.attempts - 1,
-                    updated_at=now))
+        return connection.execute(update(reminder_outbox).where(*which).values(
+            status=PENDING, lease_until=None, attempts=out.attempts - 1,
+            updated_at=now)).rowcount
 
 
-def retry_delay(delays: list[int], attempts: int) -> dt.timedelta:
+def wake_unreachable(engine: Engine, channel: str, now: dt.datetime) -> int:
+    """Rows held back only because the server of ``channel`` could not be reached become
+    due at once (a send over it has just succeeded)."""
+    out = reminder_outbox.c
+    held_back = (out.status == PENDING, out.channel == channel, out.next_attempt_at > now,
+                 out.last_error.startswith(UNREACHABLE, autoescape=True))
+    with engine.connect() as connection:  # mostly there are none: no write lock for that
+        if connection.execute(select(out.id).where(*held_back).limit(1)).first() is None:
+            return 0
+    with write_transaction(engine) as connection:
+        return connection.execute(update(reminder_outbox).where(*held_back)
+                                  .values(next_attempt_at=now)).rowcount
+
+
+def retry_delay(delays: Sequence[float], attempts: int) -> dt.timedelta:
+    """The wait after the ``attempts``-th failed attempt; the last delay repeats."""
     return dt.timedelta(seconds=delays[min(max(attempts, 1), len(delays)) - 1])
 
 

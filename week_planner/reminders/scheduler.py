@@ -7,6 +7,10 @@ expired addresses, re-plans the wake). APScheduler only decides *when* to look; 
 send and whether it was sent lives in the outbox, so a lost job or a second process
 loses or doubles nothing. ``week-planner scheduler`` runs it blocking, ``week-planner
 serve`` in the background beside the web server; ``create_app`` never starts it.
+
+At start and at each sweep it takes over the claims of scheduler processes of this machine
+that died (``Reminders.recover``). ``shutdown()`` is a clean stop: the message under way
+is finished, every other claim given back at once, whatever the backlog.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from week_planner import store
-from week_planner.reminders.outbox import Clock
+from week_planner.reminders.outbox import Clock, release
 from week_planner.reminders.sending import Reminders
 from week_planner.schedule.registry import registry_of
 from week_planner.schedule.watching import start_watching
@@ -54,6 +58,7 @@ class ReminderScheduler:
         registry.on_change(self._schedule_changed)
         registry.refresh(force=True)
         self.reconcile()
+        self.recover()
         self.scheduler.add_job(self.sweep, "interval", id="sweep",
                                seconds=settings["REMINDER_SWEEP_INTERVAL"])
         self.scheduler.add_job(self.watch, "interval", id="watch",
@@ -72,12 +77,20 @@ class ReminderScheduler:
                 "sent": self.sent}
 
     def shutdown(self) -> None:
-        """Stop, letting a send under way finish and record what it sent. (The scheduler's
-        own ``shutdown(wait=True)`` would wait while holding the lock that a finishing
-        job needs to plan the next wake.)"""
+        """Stop within moments: the message being sent is finished and recorded, the rest
+        of the claim given back for another process to send at once, and no new batch is
+        started. (The scheduler's own ``shutdown(wait=True)`` would wait while holding the
+        lock that a finishing job needs to plan the next wake.)"""
+        self.reminders.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.executor.shutdown(wait=True)
+        try:  # what a job that failed half way may have left
+            release(self.reminders.engine, None, self.reminders.worker, self.clock())
+        except Exception:
+            log.exception("claimed reminders could not be given back; they are taken over "
+                          "when their claim runs out")
+        log.info("reminder scheduler stopped (%s)", self.reminders.worker)
 
     def send(self) -> None:
         """The wake job: send everything due, then sleep until the next due time."""
@@ -98,6 +111,8 @@ class ReminderScheduler:
     def plan_wake(self) -> None:
         with self._wake_lock:
             if self._sending:  # the running send plans the next wake when it ends
+                return
+            if self.reminders.stopping.is_set():
                 return
             due = self.reminders.next_due()
             if due is None:
@@ -126,6 +141,7 @@ class ReminderScheduler:
         try:
             self.reminders.registry.refresh()
             self.reconcile()
+            self.recover()
             now = time.monotonic()
             if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
                 self._purged_at = now
@@ -138,6 +154,13 @@ class ReminderScheduler:
             self.reminders.reconcile()
         except Exception:
             log.exception("reminder reconciliation failed; the sweep will try again")
+
+    def recover(self) -> None:
+        try:
+            self.reminders.recover()
+        except Exception:
+            log.exception("claims of stopped processes could not be taken over; their "
+                          "lease will free them")
 
     def _schedule_changed(self, old, new) -> None:
         # Called in whichever thread noticed the change (maybe a web request): hand the
@@ -162,7 +185,9 @@ def run_forever(app) -> None:
     the reminders sent until the process is stopped."""
     store.app_engine(app)
     watcher = start_watching(registry_of(app))
+    scheduler = ReminderScheduler(app, blocking=True)
     try:
-        ReminderScheduler(app, blocking=True).start()
+        scheduler.start()  # returns when a signal handler raises SystemExit
     finally:
+        scheduler.shutdown()
         watcher.stop()

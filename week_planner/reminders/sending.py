@@ -1,15 +1,15 @@
 """The reminder machinery of one application (``Reminders``): reconcile the outbox with
 the programmes served, claim what is due, build each message and send it by mail, SMS or
-an organiser channel, recording the outcome."""
+an organiser channel, recording the outcome. While a batch is sent its claim is renewed
+(``_Heartbeat``); ``Reminders.stopping`` ends a drain after the message under way, giving
+back the rest."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-import os
-import secrets
-import socket
+import threading
 from typing import Any, Iterable, Mapping
 
 from week_planner.clock import utc_now
@@ -30,17 +30,22 @@ from week_planner.reminders.outbox import (
     FAILED,
     PENDING,
     SENT,
+    UNREACHABLE,
     Clock,
     ReconcileResult,
     _finish,
     claim,
     next_due,
     reconcile,
+    recover,
     release,
+    renew,
     retry_delay,
+    wake_unreachable,
 )
 from week_planner.reminders.planning import anchor, channel_target
 from week_planner.reminders.subscribers import purge_expired, unsubscribe_key
+from week_planner.reminders.workers import gone, worker_name
 from week_planner.store import app_engine
 from week_planner.tokens import link_token
 
@@ -56,9 +61,10 @@ class Reminders:
         self.settings = app.config
         self.clock = clock or utc_now
         self.engine = app_engine(app)
-        # host:pid names the process for people; the random part keeps two containers that
-        # share a host name (host networking) and a pid (1) from taking each other's rows.
-        self.worker = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+        # The name this process's claims carry (reminders/workers.py).
+        self.worker = worker_name()
+        # Set to stop: the message under way is finished, the rest of the claim given back.
+        self.stopping = threading.Event()
 
     @property
     def registry(self):
@@ -90,24 +96,35 @@ class Reminders:
     def next_due(self) -> dt.datetime | None:
         return next_due(self.engine)
 
+    def recover(self) -> dict[str, int]:
+        """Take over at once the claims of processes of this machine that are gone (a
+        scheduler killed and started again): rows claimed by each, by its name."""
+        return recover(self.engine, self.clock(), gone)
+
     def send_due(self, max_batches: int | None = None) -> dict[str, int]:
-        """Claim and send batches until nothing is due; counts by outcome."""
+        """Claim and send batches until nothing is due or ``stopping`` is set; counts by
+        outcome. However it ends, no claim of this process is left behind."""
         counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
         transport = transport_for(self.settings)
         sender = _Sender(self, transport)
         batches = 0
-        try:
-            while max_batches is None or batches < max_batches:
-                claimed_at = self.clock()
-                rows = claim(self.engine, claimed_at, self.settings["REMINDER_BATCH_SIZE"],
-                             self.settings["REMINDER_LEASE"], self.worker)
-                if not rows:
-                    break
-                batches += 1
-                for outcome in sender.send_batch(rows, claimed_at):
-                    counts[outcome] += 1
-        finally:
-            transport.close()
+        with _Heartbeat(self) as heartbeat:
+            try:
+                while not self.stopping.is_set() and (max_batches is None
+                                                      or batches < max_batches):
+                    claimed_at = self.clock()
+                    rows = claim(self.engine, claimed_at,
+                                 self.settings["REMINDER_BATCH_SIZE"],
+                                 self.settings["REMINDER_LEASE"], self.worker)
+                    if not rows:
+                        break
+                    heartbeat.claimed(claimed_at)
+                    batches += 1
+                    for outcome in sender.send_batch(rows, heartbeat):
+                        counts[outcome] += 1
+            finally:
+                transport.close()
+                sender.give_back()
         return counts
 
     def unsubscribe_url(self, row: Mapping[str, Any]) -> str | None:
@@ -173,6 +190,56 @@ class Reminders:
         return mail.reminder_text(*found, self.settings["BASE_URL"])
 
 
+class _Heartbeat:
+    """Renews this process's claims every quarter of the lease while it sends, so that a
+    short lease costs nothing while the process lives and frees its rows soon after it
+    dies. A send is started only while at least half the lease is surely left: a process
+    that stalls or loses the database gives its rows back rather than send what another
+    may have taken over, and once a lease has lapsed it is not renewed again."""
+
+    def __init__(self, reminders: Reminders):
+        self.reminders = reminders
+        self.lease = dt.timedelta(seconds=float(reminders.settings["REMINDER_LEASE"]))
+        self.held_until: dt.datetime | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reminder-heartbeat",
+                                        daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def claimed(self, at: dt.datetime) -> None:
+        with self._lock:
+            self.held_until = at + self.lease
+
+    def may_send(self, now: dt.datetime) -> bool:
+        with self._lock:
+            return self.held_until is not None and now < self.held_until - self.lease / 2
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 4):
+            now = self.reminders.clock()
+            with self._lock:
+                if self.held_until is None or now >= self.held_until:
+                    continue  # nothing held, or lapsed: another process may have the rows
+            try:
+                renew(self.reminders.engine, self.reminders.worker, now,
+                      self.lease.total_seconds())
+            except Exception:
+                log.warning("the claim on the reminders being sent could not be renewed",
+                            exc_info=True)
+                continue
+            with self._lock:
+                if self.held_until is not None and now < self.held_until:
+                    self.held_until = max(self.held_until, now + self.lease)
+
+
 class _Sender:
     """Sends claimed rows over their channel and records each outcome at once."""
 
@@ -183,25 +250,45 @@ class _Sender:
         self.worker = reminders.worker
         self.delays = list(reminders.settings["RETRY_DELAYS"])
         self._channels: dict[str, list[str]] | None = None
+        self.held: set[int] = set()  # claimed rows with no outcome recorded yet
+        # Set when the mail server was found unreachable, or a batch retries mail held
+        # back by that: the next success then makes all such mail due at once.
+        self._wake_email = False
+
+    def give_back(self) -> None:
+        """Release the rows still held (a stop, an error): others take them at once."""
+        if not self.held:
+            return
+        held, self.held = list(self.held), set()
+        try:
+            release(self.engine, held, self.worker, self.reminders.clock())
+        except Exception:
+            log.exception("%d claimed reminder(s) could not be given back; they are taken "
+                          "over when their claim runs out", len(held))
 
     def channels(self) -> dict[str, list[str]]:
         if self._channels is None:
             self._channels = self.reminders.channels()
         return self._channels
 
-    def send_batch(self, rows: list[Mapping[str, Any]], claimed_at: dt.datetime
+    def send_batch(self, rows: list[Mapping[str, Any]], heartbeat: _Heartbeat
                    ) -> Iterable[str]:
         unreachable: DeliveryError | None = None
-        # Start no send after half the lease: past it, another process may take the row
-        # over, and a slow batch (a stalled machine) must not turn into duplicates.
-        deadline = claimed_at + dt.timedelta(seconds=self.reminders.settings["REMINDER_LEASE"] / 2)
+        self.held.update(row["id"] for row in rows)
+        if any((row["last_error"] or "").startswith(UNREACHABLE) for row in rows):
+            self._wake_email = True
         for index, row in enumerate(rows):
             now = self.reminders.clock()
-            if now >= deadline:
-                release(self.engine, [r["id"] for r in rows[index:]], self.worker, now)
-                log.warning("batch took more than half its lease; %d reminder(s) given back",
-                            len(rows) - index)
+            stopping = self.reminders.stopping.is_set()
+            if stopping or not heartbeat.may_send(now):
+                rest = [r["id"] for r in rows[index:]]
+                release(self.engine, rest, self.worker, now)
+                self.held.difference_update(rest)
+                if not stopping:
+                    log.warning("the claim on a batch could not be renewed in time; "
+                                "%d reminder(s) given back", len(rest))
                 return
+            self.held.discard(row["id"])  # from here on its outcome is recorded
             if unreachable is not None and row["channel"] == "email":
                 yield self._retry(row, now, unreachable)
                 continue
@@ -216,6 +303,7 @@ class _Sender:
                 else:
                     if error.connection and row["channel"] == "email":
                         unreachable = error
+                        self._wake_email = True
                     yield self._retry(row, now, error)
                 continue
             except Exception as error:  # a bug or bad data must not stop the batch
@@ -230,6 +318,11 @@ class _Sender:
             _finish(self.engine, row["id"], self.worker, status=SENT,
                     sent_at=self.reminders.clock(), last_error=None,
                     updated_at=self.reminders.clock())
+            if row["channel"] == "email" and self._wake_email:
+                self._wake_email = False
+                woken = wake_unreachable(self.engine, "email", self.reminders.clock())
+                if woken:
+                    log.info("the mail server is back: %d reminder(s) due again", woken)
             # One line per reminder; the address masked, as everywhere in the logs.
             log.info("%s %d sent: %s/%s by %s to %s", row["kind"], row["id"],
                      row["programme_id"], row["occurrence_key"], row["channel"],
@@ -239,8 +332,11 @@ class _Sender:
 
     def _retry(self, row: Mapping[str, Any], now: dt.datetime, error: DeliveryError) -> str:
         at = now + retry_delay(self.delays, row["attempts"])
+        # Marked when only the server's being unreachable held it back, so that the next
+        # success over the same channel makes it due at once (outbox.wake_unreachable).
+        reason = f"{UNREACHABLE}{error}" if error.connection else str(error)
         _finish(self.engine, row["id"], self.worker, status=PENDING, next_attempt_at=at,
-                last_error=str(error), updated_at=now)
+                last_error=reason, updated_at=now)
         log.warning("reminder %d not sent (attempt %d): %s; next try in %s", row["id"],
                     row["attempts"], error, at - now)
         return "retry"
