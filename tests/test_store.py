@@ -1,5 +1,6 @@
-"""The store on SQLite and PostgreSQL: schema creation, and the write lock that keeps two
-processes from both claiming the same row."""
+"""The store on SQLite and PostgreSQL: schema creation, the write lock that keeps two
+processes from both claiming the same row, and recording many programmes' revisions at
+once."""
 
 from __future__ import annotations
 
@@ -50,4 +51,59 @@ def test_write_transactions_serialise_read_then_write(database_url):
         assert connection.execute(select(counter.c.value)).scalar_one() == 100
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def _occurrence(event: str, title: str, category: str) -> dict:
+    return {"event": event, "title": title, "category": category, "all_day": False,
+            "start": "2025-09-02T08:00:00+03:30", "end": "2025-09-02T09:00:00+03:30"}
+
+
+def _rounds() -> list[dict]:
+    """Three versions of three programmes: added; changed, moved and removed; restored
+    and one file gone."""
+    first = {name: {"a": _occurrence("a", "یک", "talk"), "b": _occurrence("b", "دو", "talk"),
+                    "c@2025-09-03": _occurrence("c", "سه", "visit")}
+             for name in ("p1", "p2", "p3")}
+    second = {**first, "p1": {**first["p1"], "a": _occurrence("a", "یک!", "visit")},
+              "p2": {"a": first["p2"]["a"]}}
+    third = {"p1": second["p1"], "p2": first["p2"], "p3": None}
+    return [first, second, third]
+
+
+def _comparable(revisions: store.ProgrammeRevisions) -> tuple:
+    return (revisions.programme, revisions.version, revisions.removed_at,
+            revisions.updated_at,
+            [(r.occurrence_key, r.event_id, r.sequence, r.snapshot, r.removed, r.created_at,
+              r.modified_at, r.past_categories) for r in revisions.revisions])
+
+
+def test_syncing_many_programmes_at_once_records_what_one_by_one_does(database_url):
+    """Batch (``sync_programmes``) and one at a time (``sync_revisions``) give the same
+    revisions, SEQUENCE, LAST-MODIFIED, past categories and changelog."""
+    import datetime as dt
+    engine = store.engine_for(database_url)
+    store.create_schema(engine)
+    start = dt.datetime(2025, 8, 20, 6, tzinfo=dt.timezone.utc)
+    for number, occurrences in enumerate(_rounds()):
+        now = start + dt.timedelta(hours=number)
+        batch = store.sync_programmes(engine, [
+            store.ProgrammeSync(f"batch-{name}", None if found is None else f"v{number}",
+                                None if found is None else {"title": name}, found)
+            for name, found in occurrences.items()], now)
+        for name, found in occurrences.items():
+            alone = store.sync_revisions(
+                engine, f"alone-{name}", None if found is None else f"v{number}",
+                None if found is None else {"title": name}, found, now)
+            assert _comparable(batch[f"batch-{name}"]) == _comparable(alone)
+            assert _comparable(store.load_revisions(engine, f"batch-{name}")) == \
+                _comparable(alone)
+    for name in ("p1", "p2", "p3"):
+        assert store.event_history(engine, f"batch-{name}") == \
+            store.event_history(engine, f"alone-{name}")
+    moved = next(r for r in store.load_revisions(engine, "batch-p1").revisions
+                 if r.occurrence_key == "a")
+    assert (moved.sequence, moved.past_categories) == (1, frozenset({"talk"}))
+    gone = store.load_revisions(engine, "batch-p3")
+    assert gone.removed_at is not None and all(r.removed for r in gone.revisions)
     engine.dispose()

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -325,74 +325,132 @@ def sync_revisions(engine: Engine, programme_id: str, version: str | None,
     processes syncing the same change bump SEQUENCE once (the second gets
     RevisionConflict, and syncs again to read the first one's result).
     """
+    return sync_programmes(engine, [ProgrammeSync(programme_id, version, programme,
+                                                  occurrences)], now)[programme_id]
+
+
+@dataclass(frozen=True)
+class ProgrammeSync:
+    """One programme to record: ``programme`` and ``occurrences`` None when its file is
+    gone (see ``sync_revisions``)."""
+
+    programme_id: str
+    version: str | None
+    programme: Mapping[str, Any] | None
+    occurrences: Mapping[str, Mapping[str, Any]] | None
+
+
+def sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
+                    now: dt.datetime) -> dict[str, ProgrammeRevisions]:
+    """``sync_revisions`` for many programmes in one write transaction, reading and
+    writing each table once for all of them (a cold start records hundreds). Should any
+    of them fail, none is recorded: sync them one by one to find which."""
     try:
-        return _sync_revisions(engine, programme_id, version, programme, occurrences, now)
+        return _sync_programmes(engine, programmes, now)
     except IntegrityError as error:  # the other process inserted the same row first
-        raise RevisionConflict(f"{programme_id} changed meanwhile") from error
+        raise RevisionConflict(
+            f"{', '.join(p.programme_id for p in programmes)} changed meanwhile") from error
 
 
-def _sync_revisions(engine: Engine, programme_id: str, version: str | None,
-                    programme: Mapping[str, Any] | None,
-                    occurrences: Mapping[str, Mapping[str, Any]] | None,
-                    now: dt.datetime) -> ProgrammeRevisions:
+# Programme ids per ``IN (…)``: well under any database's limit of bound values.
+_IDS_PER_QUERY = 500
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for first in range(0, len(ids), _IDS_PER_QUERY):
+        yield ids[first:first + _IDS_PER_QUERY]
+
+
+@dataclass
+class _Writes:
+    """Rows to insert, in the order they were decided (the changelog's ids follow it)."""
+
+    revisions: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    programmes: list[dict] = field(default_factory=list)
+
+
+def _sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
+                     now: dt.datetime) -> dict[str, ProgrammeRevisions]:
     now = now.astimezone(dt.timezone.utc).replace(microsecond=0)
+    ids = [p.programme_id for p in programmes]
     with write_transaction(engine) as connection:
-        stored = {row.occurrence_key: row for row in connection.execute(
-            select(event_revisions).where(event_revisions.c.programme_id == programme_id))}
-        current = occurrences or {}
-        for key, snapshot in current.items():
-            digest = snapshot_digest(snapshot)
-            row = stored.get(key)
-            if row is None:
-                connection.execute(event_revisions.insert().values(
-                    programme_id=programme_id, occurrence_key=key,
-                    event_id=snapshot["event"], sequence=0, digest=digest,
-                    snapshot=_canonical_json(snapshot), removed=False,
-                    created_at=now, modified_at=now))
-                _record_change(connection, programme_id, key, snapshot["event"], 0,
-                               "added", snapshot, None, now)
-            elif row.digest != digest or row.removed:
-                _bump(connection, row, snapshot, digest, False,
-                      "restored" if row.removed else "changed", now)
-        for key, row in stored.items():
-            if key not in current and not row.removed:
-                _bump(connection, row, json.loads(row.snapshot), row.digest, True,
-                      "removed", now)
-        _sync_programme(connection, programme_id, version, programme, now)
-        return _read(connection, programme_id)
+        stored: dict[str, dict[str, Any]] = {programme_id: {} for programme_id in ids}
+        programme_rows = {}
+        for chunk in _chunks(ids):
+            for row in connection.execute(select(event_revisions).where(
+                    event_revisions.c.programme_id.in_(chunk))):
+                stored[row.programme_id][row.occurrence_key] = row
+            programme_rows.update((row.programme_id, row) for row in connection.execute(
+                select(feed_programmes).where(feed_programmes.c.programme_id.in_(chunk))))
+        writes = _Writes()
+        for sync in programmes:
+            _sync_occurrences(connection, sync, stored[sync.programme_id], now, writes)
+            _sync_programme(connection, sync, programme_rows.get(sync.programme_id), now,
+                            writes)
+        for table, rows in ((event_revisions, writes.revisions),
+                            (event_changes, writes.changes),
+                            (feed_programmes, writes.programmes)):
+            if rows:
+                connection.execute(table.insert(), rows)
+        return _read(connection, ids)
 
 
-def _bump(connection: Connection, row, snapshot, digest: str, removed: bool,
-          kind: str, now: dt.datetime) -> None:
+def _sync_occurrences(connection: Connection, sync: ProgrammeSync, stored: dict,
+                      now: dt.datetime, writes: _Writes) -> None:
+    programme_id = sync.programme_id
+    current = sync.occurrences or {}
+    for key, snapshot in current.items():
+        text = _canonical_json(snapshot)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        row = stored.get(key)
+        if row is None:
+            writes.revisions.append(dict(
+                programme_id=programme_id, occurrence_key=key,
+                event_id=snapshot["event"], sequence=0, digest=digest,
+                snapshot=text, removed=False, created_at=now, modified_at=now))
+            writes.changes.append(_change(programme_id, key, snapshot["event"], 0,
+                                          "added", text, None, now))
+        elif row.digest != digest or row.removed:
+            _bump(connection, row, text, digest, False,
+                  "restored" if row.removed else "changed", now, writes)
+    for key, row in stored.items():
+        if key not in current and not row.removed:
+            _bump(connection, row, _canonical_json(json.loads(row.snapshot)), row.digest,
+                  True, "removed", now, writes)
+
+
+def _bump(connection: Connection, row, text: str, digest: str, removed: bool,
+          kind: str, now: dt.datetime, writes: _Writes) -> None:
     result = connection.execute(
         event_revisions.update()
         .where(event_revisions.c.programme_id == row.programme_id,
                event_revisions.c.occurrence_key == row.occurrence_key,
                event_revisions.c.sequence == row.sequence)  # compare-and-set
         .values(sequence=row.sequence + 1, digest=digest,
-                snapshot=_canonical_json(snapshot), removed=removed, modified_at=now))
+                snapshot=text, removed=removed, modified_at=now))
     if result.rowcount != 1:
         raise RevisionConflict(f"{row.programme_id}/{row.occurrence_key} changed meanwhile")
-    _record_change(connection, row.programme_id, row.occurrence_key, row.event_id,
-                   row.sequence + 1, kind, snapshot, json.loads(row.snapshot), now)
+    writes.changes.append(_change(row.programme_id, row.occurrence_key, row.event_id,
+                                  row.sequence + 1, kind, text,
+                                  _canonical_json(json.loads(row.snapshot)), now))
 
 
 class RevisionConflict(RuntimeError):
     """Another process wrote the same revision first; sync again to see its result."""
 
 
-def _record_change(connection: Connection, programme_id: str, key: str, event_id: str,
-                   sequence: int, kind: str, snapshot, previous, now: dt.datetime) -> None:
-    connection.execute(event_changes.insert().values(
-        programme_id=programme_id, occurrence_key=key, event_id=event_id,
-        sequence=sequence, kind=kind, snapshot=_canonical_json(snapshot),
-        previous=None if previous is None else _canonical_json(previous), changed_at=now))
+def _change(programme_id: str, key: str, event_id: str, sequence: int, kind: str,
+            text: str, previous: str | None, now: dt.datetime) -> dict:
+    """An ``event_changes`` row (``text`` and ``previous``: canonical JSON)."""
+    return dict(programme_id=programme_id, occurrence_key=key, event_id=event_id,
+                sequence=sequence, kind=kind, snapshot=text, previous=previous,
+                changed_at=now)
 
 
-def _sync_programme(connection: Connection, programme_id: str, version: str | None,
-                    programme: Mapping[str, Any] | None, now: dt.datetime) -> None:
-    row = connection.execute(select(feed_programmes).where(
-        feed_programmes.c.programme_id == programme_id)).first()
+def _sync_programme(connection: Connection, sync: ProgrammeSync, row, now: dt.datetime,
+                    writes: _Writes) -> None:
+    programme_id, version, programme = sync.programme_id, sync.version, sync.programme
     if programme is None:  # the file is gone: keep what was stored, note when
         if row is not None and row.removed_at is None:
             connection.execute(feed_programmes.update().where(
@@ -400,7 +458,7 @@ def _sync_programme(connection: Connection, programme_id: str, version: str | No
         return
     text = _canonical_json(programme)
     if row is None:
-        connection.execute(feed_programmes.insert().values(
+        writes.programmes.append(dict(
             programme_id=programme_id, snapshot=text, version=version or "",
             updated_at=now, removed_at=None))
     elif row.snapshot != text or row.removed_at is not None or row.version != version:
@@ -411,33 +469,49 @@ def _sync_programme(connection: Connection, programme_id: str, version: str | No
             removed_at=None))
 
 
-def _read(connection: Connection, programme_id: str) -> ProgrammeRevisions:
-    row = connection.execute(select(feed_programmes).where(
-        feed_programmes.c.programme_id == programme_id)).first()
-    past: dict[str, set[str]] = {}
-    for key, previous in connection.execute(
-            select(event_changes.c.occurrence_key, event_changes.c.previous)
-            .where(event_changes.c.programme_id == programme_id,
-                   event_changes.c.previous.is_not(None))):
-        past.setdefault(key, set()).add(json.loads(previous).get("category"))
-    revisions = tuple(
-        Revision(r.programme_id, r.occurrence_key, r.event_id, r.sequence,
-                 snapshot, bool(r.removed), r.created_at, r.modified_at,
-                 frozenset(past.get(r.occurrence_key, set()) - {snapshot.get("category")}))
-        for r in connection.execute(
-            select(event_revisions)
-            .where(event_revisions.c.programme_id == programme_id)
-            .order_by(event_revisions.c.occurrence_key))
-        for snapshot in [json.loads(r.snapshot)])
-    return ProgrammeRevisions(
-        programme_id, None if row is None else json.loads(row.snapshot),
-        None if row is None else row.version, None if row is None else row.removed_at,
-        revisions, None if row is None else row.updated_at)
+def _read(connection: Connection, ids: list[str]) -> dict[str, ProgrammeRevisions]:
+    """The stored revisions of each of ``ids``, read with a few queries for all."""
+    programme_rows = {}
+    revision_rows: dict[str, list] = {programme_id: [] for programme_id in ids}
+    past: dict[tuple[str, str], set[str]] = {}
+    for chunk in _chunks(ids):
+        programme_rows.update((row.programme_id, row) for row in connection.execute(
+            select(feed_programmes).where(feed_programmes.c.programme_id.in_(chunk))))
+        for row in connection.execute(
+                select(event_revisions).where(event_revisions.c.programme_id.in_(chunk))
+                .order_by(event_revisions.c.programme_id,
+                          event_revisions.c.occurrence_key)):
+            revision_rows[row.programme_id].append(row)
+        # Only a changed occurrence (SEQUENCE above 0) has a past category.
+        changed = [programme_id for programme_id in chunk
+                   if any(row.sequence for row in revision_rows[programme_id])]
+        if changed:
+            for programme_id, key, previous in connection.execute(
+                    select(event_changes.c.programme_id, event_changes.c.occurrence_key,
+                           event_changes.c.previous)
+                    .where(event_changes.c.programme_id.in_(changed),
+                           event_changes.c.previous.is_not(None))):
+                past.setdefault((programme_id, key), set()).add(
+                    json.loads(previous).get("category"))
+    found = {}
+    for programme_id in ids:
+        row = programme_rows.get(programme_id)
+        revisions = tuple(
+            Revision(r.programme_id, r.occurrence_key, r.event_id, r.sequence,
+                     snapshot, bool(r.removed), r.created_at, r.modified_at,
+                     frozenset(past.get((programme_id, r.occurrence_key), set())
+                               - {snapshot.get("category")}))
+            for r in revision_rows[programme_id] for snapshot in [json.loads(r.snapshot)])
+        found[programme_id] = ProgrammeRevisions(
+            programme_id, None if row is None else json.loads(row.snapshot),
+            None if row is None else row.version, None if row is None else row.removed_at,
+            revisions, None if row is None else row.updated_at)
+    return found
 
 
 def load_revisions(engine: Engine, programme_id: str) -> ProgrammeRevisions:
     with engine.connect() as connection:
-        return _read(connection, programme_id)
+        return _read(connection, [programme_id])[programme_id]
 
 
 def stored_programme_ids(engine: Engine) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ SERVICE_EXTENSION = "week_planner.feeds"
 
 
 SYNC_ATTEMPTS = 3
+
+# Programmes recorded in one transaction when many change at once (a cold start): few
+# enough that the write lock is held a fraction of a second.
+SYNC_BATCH = 200
+
+log = logging.getLogger(__name__)
 
 
 def feed_service(app) -> FeedService:
@@ -64,37 +71,77 @@ class FeedService:
 
     # -- keeping the store in step
     def on_registry_change(self, old, new) -> None:
-        for programme_id, programme in new.programmes.items():
-            if old.programmes.get(programme_id) is not programme:
-                self.sync(programme_id, programme)
-        for programme_id in new.gone:
-            if programme_id not in old.gone:
-                self.sync(programme_id, None)
+        changed = [(programme_id, programme)
+                   for programme_id, programme in new.programmes.items()
+                   if old.programmes.get(programme_id) is not programme]
+        changed += [(programme_id, None) for programme_id in new.gone
+                    if programme_id not in old.gone]
+        self.sync_many(changed)
+
+    def sync_many(self, programmes: list[tuple[str, Programme | None]]) -> None:
+        """``sync`` for each (programme id, programme or None), recording up to
+        SYNC_BATCH programmes in one transaction. A batch that fails is synced again
+        one programme at a time, so one programme's failure leaves the others stored."""
+        with self._lock:
+            pending = [(programme_id, programme) for programme_id, programme in programmes
+                       if not (programme is not None and programme.draft)
+                       and not self._is_synced(programme_id, programme)]
+            for first in range(0, len(pending), SYNC_BATCH):
+                batch = pending[first:first + SYNC_BATCH]
+                try:
+                    found = store.sync_programmes(
+                        store.app_engine(self.app),
+                        [self._sync_of(programme_id, programme)
+                         for programme_id, programme in batch], current_time(self.app))
+                except Exception:
+                    log.info("syncing %d programmes at once failed; syncing them one by one",
+                             len(batch), exc_info=True)
+                    for programme_id, programme in batch:
+                        try:
+                            self.sync(programme_id, programme)
+                        except Exception:
+                            log.exception("recording the revisions of %s failed",
+                                          programme_id)
+                    continue
+                for programme_id, programme in batch:
+                    self._remember(found[programme_id])
+                    self._synced[programme_id] = self._marker(programme)
+
+    def _marker(self, programme: Programme | None) -> str:
+        return self.GONE if programme is None else programme.version
+
+    def _is_synced(self, programme_id: str, programme: Programme | None) -> bool:
+        return self._synced.get(programme_id) == self._marker(programme) and \
+            programme_id in self._stored
+
+    @staticmethod
+    def _sync_of(programme_id: str, programme: Programme | None) -> store.ProgrammeSync:
+        if programme is None:
+            return store.ProgrammeSync(programme_id, None, None, None)
+        return store.ProgrammeSync(programme_id, programme.version,
+                                   feeds.programme_snapshot(programme),
+                                   feeds.occurrence_snapshots(programme))
 
     def sync(self, programme_id: str, programme: Programme | None) -> Stored | None:
         """Record the programme's occurrences (``None``: its file is gone)."""
         if programme is not None and programme.draft:
             return self._stored.get(programme_id)
-        marker = self.GONE if programme is None else programme.version
         with self._lock:
-            if self._synced.get(programme_id) == marker and programme_id in self._stored:
+            if self._is_synced(programme_id, programme):
                 return self._stored[programme_id]
             engine = store.app_engine(self.app)
             for attempt in range(SYNC_ATTEMPTS):
                 try:
-                    revisions = store.sync_revisions(
-                        engine, programme_id,
-                        None if programme is None else programme.version,
-                        None if programme is None else feeds.programme_snapshot(programme),
-                        None if programme is None else feeds.occurrence_snapshots(programme),
-                        current_time(self.app))
+                    revisions = store.sync_programmes(
+                        engine, [self._sync_of(programme_id, programme)],
+                        current_time(self.app))[programme_id]
                     break
                 except store.RevisionConflict:
                     # Another process recorded the same change first; read its result.
                     if attempt == SYNC_ATTEMPTS - 1:
                         raise
             stored = self._remember(revisions)
-            self._synced[programme_id] = marker
+            self._synced[programme_id] = self._marker(programme)
             return stored
 
     def _remember(self, revisions: store.ProgrammeRevisions) -> Stored:
