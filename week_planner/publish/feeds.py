@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-import icalendar
-from icalendar import Alarm, Calendar, Timezone, TimezoneDaylight, TimezoneStandard
-from icalendar import Event as VEvent
+from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
+from week_planner.publish import ical_text
 from week_planner.schedule import jalali
 from week_planner.schedule.model import Event, Occurrence, Programme, description_text
 
@@ -227,37 +227,26 @@ def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[E
                all_day_reminder_hour: int = 8) -> bytes:
     """The iCalendar bytes of a feed (``programme`` is a ``programme_snapshot``)."""
     entries = list(entries)
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
+    name = ical_text.text(clean_text(info.name))
+    refresh = ical_text.duration(REFRESH_INTERVALS[current_phase])
     # No METHOD: see the module docstring.
-    # X- properties are added as vText: icalendar would write a plain str unescaped.
-    calendar.add("name", icalendar.vText(clean_text(info.name)))
-    calendar.add("x-wr-calname", icalendar.vText(clean_text(info.name)))
+    properties = [("PRODID", "", ical_text.text(PRODID)), ("VERSION", "", "2.0"),
+                  ("CALSCALE", "", "GREGORIAN"), ("NAME", "", name),
+                  ("X-WR-CALNAME", "", name),
+                  ("X-WR-TIMEZONE", "", ical_text.text(programme["timezone"])),
+                  ("REFRESH-INTERVAL", "VALUE=DURATION", refresh),
+                  ("X-PUBLISHED-TTL", "", refresh),
+                  ("SOURCE", "", info.source_url), ("URL", "", info.page_url)]
     if info.description:
-        description = clean_text(info.description.strip())
-        calendar.add("description", icalendar.vText(description))
-        calendar.add("x-wr-caldesc", icalendar.vText(description))
-    calendar.add("x-wr-timezone", icalendar.vText(programme["timezone"]))
-    refresh = REFRESH_INTERVALS[current_phase]
-    calendar.add("refresh-interval", icalendar.vDuration(refresh),
-                 parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", icalendar.vDuration(refresh))
-    calendar.add("source", info.source_url)
-    calendar.add("url", info.page_url)
-
-    vevents = [_vevent(entry, programme_id, base_url, all_day_reminder_hour)
+        description = ical_text.text(clean_text(info.description.strip()))
+        properties += [("DESCRIPTION", "", description), ("X-WR-CALDESC", "", description)]
+    used: set[str] = set()  # the TZIDs written (a UTC time has "Z" and needs none)
+    vevents = [_vevent(entry, programme_id, base_url, all_day_reminder_hour, used)
                for entry in entries]
-    # A VTIMEZONE for each TZID written (a UTC time is written with "Z" and needs none).
-    used = {vevent[name].params["TZID"] for vevent in vevents
-            for name in ("DTSTART", "DTEND") if "TZID" in vevent[name].params}
-    for tzid, (first, last) in sorted(_zone_years(entries).items()):
-        if tzid in used:
-            calendar.add_component(vtimezone(tzid, first, last))
-    for vevent in vevents:
-        calendar.add_component(vevent)
-    return calendar.to_ical()
+    timezones = [vtimezone_bytes(tzid, first, last)
+                 for tzid, (first, last) in sorted(_zone_years(entries).items())
+                 if tzid in used]
+    return ical_text.component("VCALENDAR", properties, timezones + vevents)
 
 
 def _zone_years(entries: list[Entry]) -> dict[str, tuple]:
@@ -282,43 +271,49 @@ def _start_instant(snapshot: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(snapshot["start"])
 
 
-def _vevent(entry: Entry, programme_id: str, base_url: str,
-            all_day_reminder_hour: int) -> VEvent:
+def _vevent(entry: Entry, programme_id: str, base_url: str, all_day_reminder_hour: int,
+            used: set[str]) -> bytes:
+    """The VEVENT's bytes; the TZIDs its times are written with are added to ``used``."""
     revision, snapshot = entry.revision, entry.revision.snapshot
     zone = ZoneInfo(snapshot["timezone"])
-    event = VEvent()
-    event.add("uid", uid(programme_id, revision.occurrence_key))
-    event.add("dtstamp", revision.modified_at)
-    event.add("created", revision.created_at)
-    event.add("last-modified", revision.modified_at)
-    event.add("sequence", revision.sequence)
+    event_uid = uid(programme_id, revision.occurrence_key)
     title = clean_text(snapshot["title"])
-    event.add("summary", CANCELLED_PREFIX + title if entry.cancelled else title)
+    modified = ical_text.moment(revision.modified_at.astimezone(dt.timezone.utc))
+    properties = [
+        ("UID", "", ical_text.text(event_uid)), ("DTSTAMP", *modified),
+        ("CREATED", *ical_text.moment(revision.created_at.astimezone(dt.timezone.utc))),
+        ("LAST-MODIFIED", *modified), ("SEQUENCE", "", str(int(revision.sequence))),
+        ("SUMMARY", "", ical_text.text(CANCELLED_PREFIX + title if entry.cancelled
+                                       else title))]
     if snapshot["all_day"]:
-        day = dt.date.fromisoformat(snapshot["start"])
-        event.add("dtstart", day)
-        event.add("dtend", dt.date.fromisoformat(snapshot["end"]))
-        event.add("transp", "TRANSPARENT")  # an all-day desk does not fill the day
+        properties += [("DTSTART", *ical_text.date(dt.date.fromisoformat(snapshot["start"]))),
+                       ("DTEND", *ical_text.date(dt.date.fromisoformat(snapshot["end"]))),
+                       ("TRANSP", "", "TRANSPARENT")]  # an all-day desk does not fill the day
     else:
-        event.add("dtstart", written_time(snapshot["start"], zone))
-        event.add("dtend", written_time(snapshot["end"], zone))
+        for name in ("start", "end"):
+            moment = written_time(snapshot[name], zone)
+            properties.append(("DT" + name.upper(), *ical_text.moment(moment)))
+            tzid = ical_text.zone_id(moment)
+            if tzid is not None:
+                used.add(tzid)
     page_url = event_page_url(base_url, programme_id, snapshot["event"])
-    event.add("description", clean_text(_description(snapshot, entry.cancelled, page_url)))
+    properties.append(("DESCRIPTION", "", ical_text.text(clean_text(
+        _description(snapshot, entry.cancelled, page_url)))))
     venue = snapshot.get("venue")
     if venue:
-        event.add("location", clean_text("، ".join(
-            part for part in (venue["name"], venue["address"]) if part)))
+        properties.append(("LOCATION", "", ical_text.text(clean_text("، ".join(
+            part for part in (venue["name"], venue["address"]) if part)))))
         if venue.get("location"):
-            event.add("geo", tuple(venue["location"]))
-    event.add("url", page_url)
-    event.add("categories", [clean_text(snapshot["category_label"])])
-    event.add("class", "PUBLIC")
-    event.add("status", "CANCELLED" if entry.cancelled else STATUS[snapshot["status"]])
-    if not entry.cancelled:
-        for seconds in snapshot["reminders"]:
-            event.add_component(_alarm(event["uid"], title, seconds, snapshot["all_day"],
-                                       all_day_reminder_hour))
-    return event
+            properties.append(("GEO", "", ical_text.geo(*venue["location"])))
+    properties += [
+        ("URL", "", page_url),
+        ("CATEGORIES", "", ical_text.text_list([clean_text(snapshot["category_label"])])),
+        ("CLASS", "", "PUBLIC"),
+        ("STATUS", "", "CANCELLED" if entry.cancelled else STATUS[snapshot["status"]])]
+    alarms = [] if entry.cancelled else [
+        _alarm(event_uid, title, seconds, snapshot["all_day"], all_day_reminder_hour)
+        for seconds in snapshot["reminders"]]
+    return ical_text.component("VEVENT", properties, alarms)
 
 
 def written_time(stored: str, zone: ZoneInfo) -> dt.datetime:
@@ -336,23 +331,28 @@ def written_time(stored: str, zone: ZoneInfo) -> dt.datetime:
     return local
 
 
-def _alarm(event_uid: str, title: str, seconds: int, all_day: bool, hour: int) -> Alarm:
-    alarm = Alarm()
-    alarm.add("uid", f"{event_uid}/alarm/{seconds}")  # RFC 9074: one alarm, not copies
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", title)
+def _alarm(event_uid: str, title: str, seconds: int, all_day: bool, hour: int) -> bytes:
     offset = dt.timedelta(seconds=seconds)
     # An all-day event's reminders count from ALL_DAY_REMINDER_HOUR of its day.
-    alarm.add("trigger", dt.timedelta(hours=hour) - offset if all_day else -offset)
-    return alarm
+    trigger = dt.timedelta(hours=hour) - offset if all_day else -offset
+    return ical_text.component("VALARM", [
+        # RFC 9074: one alarm, not copies
+        ("UID", "", ical_text.text(f"{event_uid}/alarm/{seconds}")),
+        ("ACTION", "", "DISPLAY"), ("DESCRIPTION", "", ical_text.text(title)),
+        ("TRIGGER", "", ical_text.duration(trigger))])
 
 
 # C0 controls other than tab and line breaks, and DEL, may not appear in iCalendar text.
 _CONTROLS = dict.fromkeys([code for code in range(32) if code not in (9, 10, 13)] + [127])
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
     """Text safe to write: no control characters, no lone surrogates."""
+    if _CONTROL_RE.search(text) is None:  # nearly always: nothing to take out
+        return text
     return text.translate(_CONTROLS).encode("utf-8", "replace").decode("utf-8")
 
 
@@ -395,6 +395,12 @@ def _description(snapshot: Mapping[str, Any], cancelled: bool, page_url: str) ->
 
 
 # -------------------------------------------------------------------------- timezones
+
+@functools.lru_cache(maxsize=64)
+def vtimezone_bytes(tzid: str, first_year: int, last_year: int) -> bytes:
+    """``vtimezone`` written out, once per zone and years."""
+    return vtimezone(tzid, first_year, last_year).to_ical()
+
 
 @functools.lru_cache(maxsize=64)
 def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
