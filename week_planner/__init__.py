@@ -53,9 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from week_planner.web.calendars import calendar
     from week_planner.web.changes import changelog
     from week_planner.web.conference import conference_schedules
+    from week_planner.web.directory import directory
     from week_planner.web.offline import offline
     from week_planner.web.pages import pages
     operations.init_app(app)
+    app.register_blueprint(directory)
     app.register_blueprint(pages)
     app.register_blueprint(calendar)
     app.register_blueprint(conference_schedules)

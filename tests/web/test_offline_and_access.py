@@ -402,6 +402,9 @@ def test_the_static_export_works_offline(tab, site, tmp_path):
 
 PAGE_KINDS = {
     "home": "/",
+    "province": "/provinces/khorasan-razavi/",
+    "search": "/search/?q=%D8%AE%D9%84%DB%8C%D9%84",
+    "search without a result": "/search/?q=zzz",
     "programme": PROGRAMME,
     "category": PROGRAMME + "categories/visit/",
     "event": PROGRAMME + "events/cooperative-visits/",

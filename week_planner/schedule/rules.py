@@ -95,7 +95,7 @@ RESERVED_IDS = frozenset({
     "healthz", "metrics", "static", "api", "admin", "export", "feeds", "favicon.ico",
     "robots.txt", "preview", "my", "remind", "unsubscribe", "confirm", "changes",
     "schedule", "calendar", "login", "logout", "assets", "organise", "sw.js",
-    "manifest.webmanifest", "offline.html",
+    "manifest.webmanifest", "offline.html", "provinces", "provinces.ics", "search",
 })
 
 

@@ -25,10 +25,11 @@ from week_planner.web.offline import offline_paths
 log = logging.getLogger(__name__)
 
 # Paths only the live service can answer.
-LIVE_ONLY = re.compile(r"(^/healthz$|^/metrics$|/remind/|/my/|/unsubscribe|/confirm|/preview)")
+LIVE_ONLY = re.compile(r"(^/healthz$|^/metrics$|/remind/|/my/|/unsubscribe|/confirm|/preview|^/search/)")
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
-# A link element of the pages (the templates never nest one in another).
+# A link element of the pages (the templates never nest one in another), and a form.
 ANCHOR = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>.*?</a>', re.DOTALL)
+FORM = re.compile(r'<form\b[^>]*?\baction="([^"]*)"[^>]*>.*?</form>', re.DOTALL)
 EMPTY_PARAGRAPH = re.compile(r"<p\b[^>]*>\s*</p>")
 
 
@@ -79,8 +80,9 @@ def _same_site_paths(base_path: str, body: bytes, content_type: str,
 
 
 def _live_links(page_path: str, html: str, site_url: str, live_url: str | None) -> str:
-    """The page with its links to what only the live service answers (forms, personal
-    feeds) pointing at ``live_url``, or taken out (the whole link) without one."""
+    """The page with its links and forms to what only the live service answers (forms,
+    personal feeds, the search) pointing at ``live_url``, or taken out (the whole link or
+    form) without one."""
     site = site_url.rstrip("/")
 
     def replace(match: re.Match) -> str:
@@ -94,10 +96,11 @@ def _live_links(page_path: str, html: str, site_url: str, live_url: str | None) 
         moved = live_url.rstrip("/") + target.path + (f"?{target.query}" if target.query
                                                       else "") + (
             f"#{target.fragment}" if target.fragment else "")
-        return match.group(0).replace(f'href="{match.group(1)}"',
-                                      f'href="{moved.replace("&", "&amp;")}"', 1)
+        attribute = "href" if match.group(0).startswith("<a") else "action"
+        return match.group(0).replace(f'{attribute}="{match.group(1)}"',
+                                      f'{attribute}="{moved.replace("&", "&amp;")}"', 1)
 
-    changed = ANCHOR.sub(replace, html)
+    changed = FORM.sub(replace, ANCHOR.sub(replace, html))
     # A paragraph that held nothing but such a link goes with it.
     return changed if live_url else EMPTY_PARAGRAPH.sub("", changed)
 

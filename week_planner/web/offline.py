@@ -146,7 +146,7 @@ def _manifest(name: str, start_url: str, description: str) -> Response:
 
 @offline.route("/manifest.webmanifest")
 def site_manifest():
-    return _manifest(SITE_NAME, url_for("pages.index"), "برنامه‌های هفتهٔ تعاون، روز به روز")
+    return _manifest(SITE_NAME, url_for("directory.index"), "برنامه‌های هفتهٔ تعاون، روز به روز")
 
 
 @offline.route("/<programme>/manifest.webmanifest")

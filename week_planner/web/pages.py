@@ -1,4 +1,5 @@
-"""Public pages: the list of programmes, the programme day by day, one category, one event.
+"""Public pages: the programme day by day, one category, one event (the list of
+programmes is web/directory.py's).
 
 Blueprint ``pages``. Every page is rendered once per programme version and "now / next"
 state and kept in memory (``PageCache``); responses carry a strong ETag and Last-Modified
@@ -105,7 +106,7 @@ def _set_up(state) -> None:
     app.add_template_filter(paragraphs, "paragraphs")
 
 
-def _respond(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
+def respond_page(key: Hashable, render: Callable[[], str], last_modified: dt.datetime,
              private: bool = False, *, until: dt.datetime | None,
              programme_id: str | None):
     """The page for ``key`` (rendered once), conditional on ETag and Last-Modified. A public
@@ -377,46 +378,6 @@ def _find_category(programme: Programme, category_id: str) -> Category | None:
 
 # -- routes -----------------------------------------------------------------------------
 
-@pages.route("/")
-def index():
-    registry = registry_of(current_app)
-    programmes = registry.programmes()
-    snapshot = registry.snapshot()
-    key = ("index", tuple((p.id, p.version) for p in programmes))
-    # Drafts and deleted programmes count too: the list changed when one of them left it.
-    times = [*snapshot.loaded_at.values(), *snapshot.gone.values()]
-    last_modified = max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-
-    def render() -> str:
-        # A national week lists thousands of programmes: each link is built once, and each
-        # distinct week's dates are written once, not once per programme.
-        weeks = {(p.first_day, p.last_day) for p in programmes}
-        return render_template(
-            "index.html", programmes=programmes, links=_programme_links(programmes),
-            date_ranges={week: jalali.format_date_range(*week) for week in weeks})
-
-    # Only a change of the schedules changes the list: kept until then.
-    return _respond(key, render, last_modified, until=None, programme_id=None)
-
-
-_LINKS: dict[tuple[str, str], str] = {}
-
-
-def _programme_links(programmes: list[Programme]) -> dict[str, str]:
-    """Programme id → the address of its page (``url_for``'s, kept)."""
-    root = request.script_root
-    links = {}
-    for programme in programmes:
-        link = _LINKS.get((root, programme.id))
-        if link is None:
-            if len(_LINKS) > 100_000:  # ids of programmes long gone go in one sweep
-                _LINKS.clear()
-            link = _LINKS[root, programme.id] = url_for("pages.programme",
-                                                        programme=programme.id)
-        links[programme.id] = link
-    return links
-
-
 @pages.route("/<programme>/")
 def programme(programme: str):
     found, preview = _find_programme(programme)
@@ -462,7 +423,7 @@ def _programme_page(programme: Programme, preview: bool, chosen: Category | None
 
     until = next_change(now, [state_changes_after(programme, now, chosen and chosen.id),
                               reminders_stop_after(programme, scope, now)])
-    return _respond(key, render, max(_loaded_at(programme), state.since, *stopped),
+    return respond_page(key, render, max(_loaded_at(programme), state.since, *stopped),
                     private=preview, until=until, programme_id=programme.id)
 
 
@@ -489,7 +450,7 @@ def event(programme: str, event: str):
             remind_url=f"/{found.id}/events/{chosen.id}/remind/" if remindable else None,
             **{k: v for k, v in _page_context(found, preview).items() if k != "remind_url"})
 
-    return _respond(key, render, since, private=preview, until=until,
+    return respond_page(key, render, since, private=preview, until=until,
                     programme_id=found.id)
 
 

@@ -1,0 +1,181 @@
+"""The national index: the programmes served, grouped by province, each with where its
+week stands at a moment (running, upcoming, finished), and a search that reads Persian as
+people type it.
+
+``Directory(programmes)`` works out once what does not depend on the time (each
+programme's start, end and search text, kept across snapshots by programme version, so an
+edit of one county's file costs one programme); ``at(now)`` sorts the groups for a moment.
+Pure: no Flask; web/directory.py serves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass
+from typing import Iterable
+
+from week_planner.schedule import jalali, provinces
+from week_planner.schedule.model import Programme
+
+OTHER = "other"  # the group of programmes that name no province
+OTHER_NAME = "بدون استان"
+RUNNING, UPCOMING, FINISHED = "running", "upcoming", "finished"
+
+# Letters written in more than one way: Arabic ي ى ك ة, hamza forms of alef, waw and yeh.
+_FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا",
+                       "آ": "ا", "ٱ": "ا", "ؤ": "و", "ئ": "ی"})
+# Marks that change nothing people search by: harakat, tatweel, ZWNJ/ZWJ, direction marks.
+_DROP = re.compile("[\u064b-\u065f\u0670\u0640\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"[\s\-_.,،؛:/()«»\"']+")
+MAX_QUERY = 100  # characters of a search read; the rest is ignored
+
+
+def searchable(text: str) -> str:
+    """``text`` as it is compared: letters folded (ی/ي, ک/ك, آ/ا …), Persian and
+    Arabic-Indic digits as Latin, no ZWNJ, diacritics or spaces, lower case."""
+    text = jalali.to_ascii_digits(jalali.normalise_letters(text)).translate(_FOLD)
+    return _SPACES.sub("", _DROP.sub("", text)).lower()
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a search, each ``searchable`` (a space or ZWNJ between two parts of a
+    word, or none, all match: the text searched has none)."""
+    words = _SPACES.split(_DROP.sub("", query[:MAX_QUERY].replace("\u200c", "")))
+    return [term for term in (searchable(word) for word in words) if term]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A programme in the index, with what the time does not change."""
+
+    programme: Programme
+    group: str  # a province id, or OTHER
+    start: dt.datetime
+    end: dt.datetime
+    text: str  # title, organiser, county and province, ``searchable``
+
+    def state(self, now: dt.datetime) -> str:
+        if now < self.start:
+            return UPCOMING
+        return RUNNING if now < self.end else FINISHED
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    entries: tuple[Entry, ...]  # running, then upcoming (soonest first), then finished
+    running: int
+    upcoming: int
+
+
+def group_name(group_id: str) -> str | None:
+    return OTHER_NAME if group_id == OTHER else provinces.NAMES.get(group_id)
+
+
+def _order(entries: Iterable[Entry], now: dt.datetime) -> list[Entry]:
+    """Running ones (ending soonest first), upcoming (starting soonest), finished (the
+    most recent first); the title decides ties."""
+    def key(entry: Entry):
+        state = entry.state(now)
+        if state == RUNNING:
+            return (0, entry.end, entry.programme.title)
+        if state == UPCOMING:
+            return (1, entry.start, entry.programme.title)
+        return (2, -entry.end.timestamp(), entry.programme.title)
+    return sorted(entries, key=key)
+
+
+class Directory:
+    """The index of one list of programmes (see the module docstring)."""
+
+    def __init__(self, programmes: Iterable[Programme], known: dict | None = None):
+        known = known if known is not None else {}
+        self.entries: list[Entry] = []
+        for programme in programmes:
+            entry = known.get((programme.id, programme.version))
+            if entry is None:
+                entry = _entry(programme)
+            elif entry.programme is not programme:  # the same file read again
+                entry = Entry(programme, entry.group, entry.start, entry.end, entry.text)
+            self.entries.append(entry)
+        self._by_group: dict[str, list[Entry]] = {}
+        for entry in self.entries:
+            self._by_group.setdefault(entry.group, []).append(entry)
+        self._moments = sorted({moment for entry in self.entries
+                                for moment in (entry.start, entry.end)})
+
+    def known(self) -> dict:
+        """What a next ``Directory`` may reuse: entries by programme id and version."""
+        return {(entry.programme.id, entry.programme.version): entry
+                for entry in self.entries}
+
+    def next_change(self, now: dt.datetime) -> dt.datetime | None:
+        """The first moment after ``now`` at which a programme's state changes."""
+        for moment in self._moments:  # a few thousand at most; sorted
+            if moment > now:
+                return moment
+        return None
+
+    def groups(self, now: dt.datetime) -> list[Group]:
+        """Provinces with programmes, in the order of their names, then OTHER."""
+        order = [province_id for province_id, _name in provinces.PROVINCES] + [OTHER]
+        found = []
+        for group_id in order:
+            entries = self._by_group.get(group_id)
+            if entries:
+                found.append(self.group(group_id, now))
+        return found
+
+    def group(self, group_id: str, now: dt.datetime) -> Group:
+        entries = _order(self._by_group.get(group_id, ()), now)
+        states = [entry.state(now) for entry in entries]
+        return Group(group_id, group_name(group_id) or group_id, tuple(entries),
+                     states.count(RUNNING), states.count(UPCOMING))
+
+    def in_state(self, state: str, now: dt.datetime) -> list[Entry]:
+        return _order((entry for entry in self.entries if entry.state(now) == state), now)
+
+    def search(self, query: str, now: dt.datetime) -> list[Entry]:
+        """Programmes whose title, organiser, county or province holds every word of
+        ``query`` (see ``searchable``), in the order of ``groups``' entries."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        return _order((entry for entry in self.entries
+                       if all(term in entry.text for term in terms)), now)
+
+    def programmes_of(self, group_id: str) -> list[Programme]:
+        """The programmes of a group, by id (the order of its feed)."""
+        return sorted((entry.programme for entry in self._by_group.get(group_id, ())),
+                      key=lambda programme: programme.id)
+
+
+def _entry(programme: Programme) -> Entry:
+    group = programme.province if programme.province in provinces.NAMES else OTHER
+    words = [programme.title, programme.organiser, programme.county or "",
+             provinces.NAMES.get(programme.province or "", ""), programme.id]
+    return Entry(programme, group, programme.start(), programme.end(),
+                 " ".join(searchable(word) for word in words))
+
+
+class DirectoryCache:
+    """The directory of the programmes served, made anew only when the list changes
+    (thread-safe; entries of unchanged programmes are reused)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._made_from: object = None
+        self._directory: Directory | None = None
+
+    def of(self, programmes: list[Programme], made_from: object) -> Directory:
+        with self._lock:
+            if self._directory is not None and self._made_from is made_from:
+                return self._directory
+            known = self._directory.known() if self._directory is not None else None
+        directory = Directory(programmes, known)
+        with self._lock:
+            self._made_from, self._directory = made_from, directory
+        return directory
