@@ -11,6 +11,7 @@ The formatting functions are also registered as Jinja filters by the app factory
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import jdatetime
@@ -93,6 +94,14 @@ def parse_jalali_date(text: str) -> dt.date:
     length = month_length(year, month)
     if not 1 <= day <= length:
         raise JalaliDateError("day", day=day, month=month, year=year, length=length)
+    return _gregorian(year, month, day)
+
+
+# jdatetime asks the process's locale on every date it makes (a tenth of loading a
+# programme, and of writing its feed): a day is converted once. Every programme of a
+# national week has the same few days.
+@functools.lru_cache(maxsize=4096)
+def _gregorian(year: int, month: int, day: int) -> dt.date:
     return jdatetime.date(year, month, day).togregorian()
 
 
@@ -115,10 +124,17 @@ def month_length(year: int, month: int) -> int:
         return 31
     if month <= 11:
         return 30
-    return 30 if jdatetime.date(year, 1, 1).isleap() else 29
+    return 30 if _is_leap(year) else 29
 
 
+@functools.lru_cache(maxsize=256)
+def _is_leap(year: int) -> bool:
+    return jdatetime.date(year, 1, 1).isleap()
+
+
+@functools.lru_cache(maxsize=4096)
 def jalali(day: dt.date) -> jdatetime.date:
+    """The Jalali day of ``day`` (one object per day: do not change it)."""
     return jdatetime.date.fromgregorian(date=day)
 
 
@@ -128,6 +144,7 @@ def iso_jalali(day: dt.date) -> str:
     return f"{j.year:04d}-{j.month:02d}-{j.day:02d}"
 
 
+@functools.lru_cache(maxsize=4096)
 def weekday_name(day: dt.date) -> str:
     return WEEKDAYS[jalali(day).weekday()]
 
