@@ -185,8 +185,20 @@ def test_subscribe_by_mail_with_double_opt_in(app, smtp, clock):
     confirm_page = client.get(link)
     assert confirm_page.status_code == 200
     assert rows(app, subscribers)[0].confirmed_at is None  # a GET (a link scanner) is not enough
+    # what is confirmed is said before the button and after it, with when it comes
+    (what,) = lxml_html.fromstring(confirm_page.data).cssselect(".remind-what")
+    assert what.text_content() == "یادآوری‌های «بازدید و دیدار — هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد»"
     done = client.post(link, data={"csrf_token": csrf(confirm_page.get_data(as_text=True))})
     assert done.status_code == 200 and "یادآوری فعال شد" in done.get_data(as_text=True)
+    done_page = lxml_html.fromstring(done.data)
+    listed = [" ".join(item.text_content().split())
+              for item in done_page.cssselect(".remind-next li")]
+    assert len(listed) == 5  # the first five of ten, soonest first
+    assert listed[0] == ("دیدارهای مردمی در روستاها و مساجد چهارشنبه ۱۲ شهریور ۱۴۰۴، ساعت "
+                         "۱۸:۳۰ یادآوری: ۱۱ شهریور، ساعت ۱۸:۳۰")
+    assert listed[1].endswith("یادآوری: ۱۲ شهریور، ساعت ۱۷:۳۰")  # 1d, then 1h before
+    assert listed[4].startswith("بازدید از تعاونی‌ها شنبه ۱۵ شهریور ۱۴۰۴، ساعت ۰۹:۰۰")
+    assert "و ۵ یادآوری دیگر" in " ".join(done_page.text_content().split())
     assert_private(done)
     assert rows(app, subscribers)[0].confirmed_at is not None
     planned = {(row.event_id, row.offset_seconds, row.status) for row in reminder_rows(app)

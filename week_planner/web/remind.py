@@ -31,6 +31,7 @@ from week_planner.clock import current_time, utc_now
 from week_planner.reminders import confirmations
 from week_planner.reminders.channels import sms_template
 from week_planner.reminders.mail import offset_text
+from week_planner.reminders.planning import scope_label
 from week_planner.reminders.sending import Reminders
 from week_planner.reminders.subscribers import (
     AddressError,
@@ -43,7 +44,7 @@ from week_planner.reminders.subscribers import (
     subscriber_by_link_key,
 )
 from week_planner.schedule.jalali import to_ascii_digits
-from week_planner.store import app_engine, subscribers, write_transaction
+from week_planner.store import app_engine, reminder_outbox, subscribers, write_transaction
 from week_planner.tokens import (
     link_token,
     read_legacy_subscription_token,
@@ -287,7 +288,46 @@ def confirm(token: str):
             return _done("دوباره بکوشید", "فرم کهنه شده است؛ پیوند نامه را دوباره باز "
                          "کنید.", 400)
         return _confirmed(subscriber_id)
-    return render_template("remind_confirm.html", form=form, action="confirm")
+    programme, what = _subscription(subscriber_id)
+    return render_template("remind_confirm.html", form=form, action="confirm",
+                           programme=programme, what=what)
+
+
+def _subscription(subscriber_id: int):
+    """(the programme, what the subscription is for in words) — (None, None) when either
+    is no longer known."""
+    with app_engine(current_app).connect() as connection:
+        row = connection.execute(select(subscribers.c.programme_id, subscribers.c.scope)
+                                 .where(subscribers.c.id == subscriber_id)).first()
+    programme = None if row is None else \
+        current_app.extensions["week_planner.registry"].get(row.programme_id)
+    if programme is None or programme.draft:
+        return None, None
+    return programme, scope_label(programme, row.scope)
+
+
+UPCOMING_SHOWN = 5  # reminders listed on the page that confirms a subscription
+
+
+def _upcoming(engine, subscriber_id: int, programme) -> tuple[list[dict], int]:
+    """The subscriber's next reminders (what and when, in the programme's time), and how
+    many more there are."""
+    out = reminder_outbox.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(out.event_id, out.occurrence_start, out.due_at)
+            .where(out.subscriber_id == subscriber_id, out.kind == "reminder",
+                   out.status == "pending")
+            .order_by(out.due_at, out.occurrence_start)).all()
+    zone = programme.tz
+    found = []
+    for row in rows[:UPCOMING_SHOWN]:
+        event = programme.event(row.event_id)
+        found.append({"title": event.title if event else row.event_id,
+                      "event_id": row.event_id, "all_day": bool(event and event.all_day),
+                      "starts": row.occurrence_start.astimezone(zone),
+                      "sent": row.due_at.astimezone(zone)})
+    return found, len(rows) - len(found)
 
 
 def _confirmed(subscriber_id: int):
@@ -304,8 +344,12 @@ def _confirmed(subscriber_id: int):
         # Asked for in time, confirmed too late: do not promise what will not come.
         return _done("یادآوری‌ای در پیش نیست", "درخواست شما تأیید شد، ولی برنامه‌ای که "
                      "پیش از آن یادآوری فرستاده شود دیگر در پیش نیست.", 200, programme)
+    upcoming, more = _upcoming(reminders.engine, subscriber_id, programme) \
+        if programme is not None else ([], 0)
     return _done("یادآوری فعال شد", "یادآوری‌ها پیش از برنامه برایتان فرستاده می‌شود. "
-                 "در هر پیام پیوند لغو اشتراک هست.", 200, programme)
+                 "در هر پیام پیوند لغو اشتراک هست.", 200, programme,
+                 what=scope_label(programme, scope) if programme and scope else None,
+                 upcoming=upcoming, more=more)
 
 
 @remind.route("/remind/code/<token>", methods=["GET", "POST"])
