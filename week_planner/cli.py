@@ -290,7 +290,7 @@ def subscribers_add(address: str, programme_id: str, event: str | None,
     """Add an e-mail address (or mobile number) to a programme, event or category."""
     app = _app()
     added, address = _add_subscriber(app, programme_id, address, event, category)
-    Reminders(app).reconcile([programme_id])
+    Reminders(app).reconcile([programme_id], subscriptions_only=True)
     click.echo(f"{'added' if added else 'already subscribed'}: {mask_address(address)}")
 
 
@@ -322,7 +322,7 @@ def subscribers_import(file, programme_id: str | None) -> None:
         except click.ClickException as error:
             raise click.ClickException(f"line {number}: {error.message}") from None
         programmes.add(programme)
-    Reminders(app).reconcile(programmes)
+    Reminders(app).reconcile(programmes, subscriptions_only=True)
     click.echo(f"{added} added, {existing} already subscribed")
 
 

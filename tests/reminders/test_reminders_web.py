@@ -883,6 +883,28 @@ def test_cli_subscribers_add_import_list_remove(app, cli_env, tmp_path, clock):
     assert bad.exit_code == 1 and "no event 'nope'" in bad.output
 
 
+def test_cli_subscribers_add_without_the_channels_setting_leaves_channel_reminders(
+        app, cli_env, clock):
+    """The server knows the organiser channels; a command run in a shell without that
+    setting adds a subscriber and must not cancel the channels' reminders."""
+    Reminders(app).reconcile()
+    channel_rows = {row.id for row in rows(app, reminder_outbox)
+                    if row.channel == "apprise" and row.status == "pending"}
+    assert channel_rows
+    without_channels = {name: value for name, value in cli_env.items()
+                        if name != "WEEK_PLANNER_CHANNELS"}
+    for command in (["subscribers", "add", "official@example.org", "--programme",
+                     "khalilabad-1404"],):
+        result = CliRunner().invoke(main, command, env=without_channels)
+        assert result.exit_code == 0, result.output
+    after = {row.id: row.status for row in rows(app, reminder_outbox)}
+    assert {after[row_id] for row_id in channel_rows} == {"pending"}
+    assert any(row.recipient == "official@example.org" and row.status == "pending"
+               for row in rows(app, reminder_outbox))
+    # the server's own sweep, which knows the channels, still decides about them
+    assert Reminders(app).reconcile().cancelled == 0
+
+
 def test_cli_reminders_list_and_preview(app, cli_env, clock):
     runner = CliRunner()
     runner.invoke(main, ["subscribers", "add", "official@example.org",

@@ -137,6 +137,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
     """Bring the outbox in step with ``programmes`` (every programme being served).
     ``prune_others``: cancel pending rows of programmes not among them (set it only when
     every schedule file loaded, so a file with errors does not lose its reminders).
+    ``channels`` None: the organiser channels are not known here (a command run without
+    the server's settings, a subscription confirmed): their rows are left as they are.
 
     Each programme is planned on its own: one that raises is recorded in ``faults`` (and
     logged), keeps the rows it had, and the others are planned as usual."""
@@ -221,7 +223,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
         # Rows no longer wanted; notices to addresses that unsubscribed.
         subscriber_ids = {s.id for group in subs.values() for s in group}
         cancel = [row.id for key, row in existing.items() if row.status == PENDING and (
-            (row.kind == "reminder" and key not in wanted) or
+            (row.kind == "reminder" and key not in wanted
+             and (channels is not None or row.channel != "apprise")) or
             (row.kind == "notice" and row.subscriber_id is not None
              and row.subscriber_id not in subscriber_ids))]
         if prune_others:

@@ -74,7 +74,11 @@ class Reminders:
         path = self.settings.get("CHANNELS")
         return read_channels(path) if path else {}
 
-    def reconcile(self, programme_ids: Iterable[str] | None = None) -> ReconcileResult:
+    def reconcile(self, programme_ids: Iterable[str] | None = None,
+                  subscriptions_only: bool = False) -> ReconcileResult:
+        """``subscriptions_only``: after a change of subscribers, which leaves the
+        organiser channels' reminders as they are (this process may not have the
+        server's channels setting)."""
         snapshot = self.registry.snapshot()
         programmes = list(snapshot.programmes.values())
         prune = programme_ids is None and all(state.result.ok
@@ -85,7 +89,8 @@ class Reminders:
         return reconcile(self.engine, programmes, now=self.clock(),
                          base_url=self.settings["BASE_URL"],
                          all_day_hour=self.settings["ALL_DAY_REMINDER_HOUR"],
-                         channels=self.channels(), prune_others=prune,
+                         channels=None if subscriptions_only else self.channels(),
+                         prune_others=prune and not subscriptions_only,
                          faults=faults_of(self.app))
 
     def purge_expired(self) -> int:

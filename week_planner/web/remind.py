@@ -335,7 +335,7 @@ def _confirmed(subscriber_id: int):
     programme_id = confirm_subscriber(reminders.engine, subscriber_id, utc_now())
     if programme_id is None:
         return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
-    reminders.reconcile([programme_id])
+    reminders.reconcile([programme_id], subscriptions_only=True)
     programme = current_app.extensions["week_planner.registry"].get(programme_id)
     with reminders.engine.connect() as connection:
         scope = connection.execute(select(subscribers.c.scope)
