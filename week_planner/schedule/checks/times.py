@@ -60,7 +60,8 @@ def real_time(moment: dt.datetime) -> dt.datetime:
     one instant; any other time is returned as it is (fold 0: the first of a time that
     occurs twice, as RFC 5545 reads it)."""
     actual = moment.astimezone(dt.timezone.utc).astimezone(moment.tzinfo)
-    return moment if actual.replace(tzinfo=None) == moment.replace(tzinfo=None) else actual
+    # The same wall time exactly when the same offset: both are the instant plus it.
+    return moment if actual.utcoffset() == moment.utcoffset() else actual
 
 
 def wall_time_kind(day: dt.date, time: dt.time, tz: dt.tzinfo) -> str | None:
