@@ -490,3 +490,35 @@ def test_the_service_waits_and_scripts_do_not(tmp_path, schedules_dir):
     registry = get_registry(app)
     assert (registry.settle, registry.gone_grace) == (5, 120)
     assert (Registry(schedules_dir).settle, Registry(schedules_dir).gone_grace) == (0, 0)
+
+
+def test_only_the_first_look_at_a_national_folder_freezes_what_it_loaded(tmp_path):
+    """A cold start of many programmes freezes them (gc.freeze), so the collector's full
+    passes no longer walk them; a small folder, and any later look, freezes nothing."""
+    import gc
+    minimal = (Path(__file__).resolve().parents[1] / "data" / "good" / "minimal.yaml"
+               ).read_text(encoding="utf-8")
+    small, national = tmp_path / "small", tmp_path / "national"
+    for folder, count in ((small, 3), (national, registry_module.FREEZE_FIRST_LOOK_FILES)):
+        folder.mkdir()
+        for number in range(count):
+            (folder / f"p{number}.yaml").write_text(
+                minimal.replace("good-1404", f"p{number}"), encoding="utf-8")
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    try:
+        Registry(small).refresh()
+        assert gc.get_freeze_count() == frozen
+        registry = Registry(national)
+        registry.refresh()
+        assert len(registry.programmes()) == registry_module.FREEZE_FIRST_LOOK_FILES
+        assert gc.get_freeze_count() > frozen
+        assert gc.isenabled()
+        frozen = gc.get_freeze_count()
+        (national / "p0.yaml").write_text(minimal.replace("good-1404", "p0-new"),
+                                          encoding="utf-8")
+        registry.refresh(force=True)
+        assert registry.get("p0-new") is not None
+        assert gc.get_freeze_count() <= frozen  # the old version freed, nothing added
+    finally:
+        gc.unfreeze()  # the rest of the test run collects as usual
