@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Iterable
 
 import icalendar
@@ -30,6 +31,8 @@ CANONICAL_ORDER = {
 _RANKS = {name: {property_name: (0, index) for index, property_name in enumerate(order)}
           for name, order in CANONICAL_ORDER.items()}
 
+_ESCAPED = re.compile(r"[\\;,\r\n]")
+
 FOLD_AT = 75  # octets a line may reach, line break excluded (RFC 5545 §3.1)
 
 Property = tuple[str, str, str]  # (NAME, parameters or "", value as written)
@@ -38,6 +41,8 @@ Property = tuple[str, str, str]  # (NAME, parameters or "", value as written)
 def text(value: str) -> str:
     """A TEXT value escaped (RFC 5545 §3.3.11), line breaks of any kind as ``\\n``; a
     written ``\\N`` is a line break too."""
+    if _ESCAPED.search(value) is None:  # most values: nothing to escape
+        return value
     return (value.replace(r"\N", "\n").replace("\\", "\\\\").replace(";", r"\;")
             .replace(",", r"\,").replace("\r\n", r"\n").replace("\n", r"\n")
             .replace("\r", r"\n"))
@@ -95,14 +100,6 @@ def geo(latitude, longitude) -> str:
     return f"{float(latitude)};{float(longitude)}"
 
 
-def line(name: str, parameters: str, value: str) -> bytes:
-    """One content line, folded, without its line break."""
-    if value.startswith("\ufeff"):
-        value = value[1:]  # icalendar reads its own bytes back as UTF-8 with a BOM
-    written = f"{name};{parameters}:{value}" if parameters else f"{name}:{value}"
-    return fold(written.encode("utf-8"))
-
-
 def fold(octets: bytes) -> bytes:
     """Lines longer than 74 octets folded as icalendar folds them: each part the most
     whole characters that fit in 74 octets, and a ``\\`` or ``^`` that would end a part
@@ -129,8 +126,15 @@ def component(name: str, properties: list[Property],
     """``BEGIN:<name>`` … ``END:<name>`` with each line ending in CRLF: the properties
     in icalendar's order (at most one of each name), then the subcomponents as given."""
     rank = _RANKS.get(name, {})
-    ordered = sorted(properties, key=lambda found: rank.get(found[0], (1, found[0])))
+    # Sorted by (rank, name) alone: names are unique, so the property is never compared.
+    ordered = [(rank.get(found[0]) or (1, found[0]), found) for found in properties]
+    ordered.sort()
     lines = [b"BEGIN:" + name.encode("ascii")]
-    lines += [line(*found) for found in ordered]
+    for _, (property_name, parameters, value) in ordered:
+        if value[:1] == "\ufeff":
+            value = value[1:]  # icalendar reads its own bytes back as UTF-8 with a BOM
+        octets = (f"{property_name};{parameters}:{value}" if parameters
+                  else f"{property_name}:{value}").encode("utf-8")
+        lines.append(octets if len(octets) < FOLD_AT else fold(octets))
     return b"\r\n".join(lines) + b"\r\n" + b"".join(subcomponents) + \
         b"END:" + name.encode("ascii") + b"\r\n"
