@@ -29,6 +29,7 @@ _TO_ASCII = str.maketrans(
 )
 _TO_PERSIAN = str.maketrans({str(i): c for i, c in enumerate(PERSIAN_DIGITS)})
 _ARABIC_LETTERS = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی"})
+_ARABIC_LETTER = re.compile("[يكى]")  # the letters _ARABIC_LETTERS changes
 
 MONTHS = (
     "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
@@ -74,7 +75,7 @@ def normalise_letters(text: str) -> str:
 
 
 def has_arabic_letters(text: str) -> bool:
-    return normalise_letters(text) != text
+    return _ARABIC_LETTER.search(text) is not None
 
 
 def parse_jalali_date(text: str) -> dt.date:
@@ -105,6 +106,7 @@ def _gregorian(year: int, month: int, day: int) -> dt.date:
     return jdatetime.date(year, month, day).togregorian()
 
 
+@functools.lru_cache(maxsize=4096)  # every event of a national week names the same days
 def date_parts(text: str) -> tuple[int, int, int] | None:
     """(year, month, day) as written in ``1404-06-11`` or ``۱۴۰۴/۶/۱۱``, unchecked."""
     match = _DATE_RE.match(to_ascii_digits(text))

@@ -57,18 +57,20 @@ _HIDDEN_CHARACTERS = re.compile(
 _ARABIC_INDIC_DIGIT = re.compile("[\u0660-\u0669]")
 
 
-_ASCII_DIGITS = frozenset("0123456789")
+_ASCII_DIGIT = re.compile("[0-9]")
 
 
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LETTER = re.compile("[a-zA-Z]")
+
+
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
 
 
 def persian_with_latin_digits(text: str) -> bool:
     """Persian text with 0–9 in it and no Latin letters (which would make the digits part
     of a Latin name or code, such as 'COVID-19')."""
-    characters = set(text)
-    return bool(characters & _ASCII_DIGITS) and not characters & _ASCII_LETTERS and \
-        any("\u0600" <= c <= "\u06ff" for c in characters)
+    return _ASCII_DIGIT.search(text) is not None and _ASCII_LETTER.search(text) is None \
+        and _ARABIC_SCRIPT.search(text) is not None
 
 
 # Words filled into messages, in each language (see problems.translate).
