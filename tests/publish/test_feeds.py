@@ -976,6 +976,28 @@ def test_loading_a_programme_records_its_revisions_before_any_feed_is_asked(feed
     assert revisions.programme["title"] == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"
 
 
+def test_a_programme_that_cannot_be_recorded_leaves_the_others_recorded(
+        tmp_path, folder, clock, monkeypatch):
+    """The programmes of a folder are recorded in batches; when one of them fails, the
+    batch is recorded again one programme at a time, and only that one is missing."""
+    real = feeds.occurrence_snapshots
+
+    def failing(programme):
+        if programme.id == "dst-1398-farvardin":
+            raise RuntimeError("a programme that cannot be recorded")
+        return real(programme)
+
+    monkeypatch.setattr(feeds, "occurrence_snapshots", failing)
+    app = make_app(tmp_path, folder, clock)
+    assert app.test_client().get("/").status_code == 200
+    engine = store.app_engine(app)
+    assert sorted(store.stored_programme_ids(engine)) == [
+        "dst-1398-shahrivar", "khalilabad-1404"]
+    assert len(store.load_revisions(engine, "khalilabad-1404").revisions) == 14
+    monkeypatch.setattr(feeds, "occurrence_snapshots", real)
+    get_ok(app.test_client(), "/dst-1398-farvardin.ics")  # recorded when asked for
+
+
 def test_a_removed_occurrence_that_comes_back_is_restored_with_a_new_sequence(tmp_path):
     engine = store.engine_for(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.create_schema(engine)

@@ -82,12 +82,15 @@ class FeedService:
         """``sync`` for each (programme id, programme or None), recording up to
         SYNC_BATCH programmes in one transaction. A batch that fails is synced again
         one programme at a time, so one programme's failure leaves the others stored."""
-        with self._lock:
-            pending = [(programme_id, programme) for programme_id, programme in programmes
-                       if not (programme is not None and programme.draft)
-                       and not self._is_synced(programme_id, programme)]
-            for first in range(0, len(pending), SYNC_BATCH):
-                batch = pending[first:first + SYNC_BATCH]
+        pending = [(programme_id, programme) for programme_id, programme in programmes
+                   if not (programme is not None and programme.draft)]
+        for first in range(0, len(pending), SYNC_BATCH):
+            with self._lock:  # a batch at a time: a request waits for one batch at most
+                batch = [(programme_id, programme)
+                         for programme_id, programme in pending[first:first + SYNC_BATCH]
+                         if not self._is_synced(programme_id, programme)]
+                if not batch:
+                    continue
                 try:
                     found = store.sync_programmes(
                         store.app_engine(self.app),
