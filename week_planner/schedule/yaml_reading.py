@@ -53,6 +53,11 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 _INT_RE = re.compile(r"^[-+]?[0-9]+$")
 
 
+# How a plain scalar that is not text starts: null (empty, ~, null), true, false, or a
+# number (a sign, a digit or a point). Any other plain scalar is text.
+_MAYBE_TYPED = frozenset(["", *"~nNtTfF+-.0123456789"])
+
+
 _FLOAT_RE = re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?$")
 
 
@@ -162,7 +167,7 @@ class Converter:
         value = node.value
         tag = node.tag
         plain = node.style in (None, "")
-        if tag == "tag:yaml.org,2002:str" and not plain:
+        if tag == "tag:yaml.org,2002:str" and (not plain or value[:1] not in _MAYBE_TYPED):
             return value
         try:
             if tag == "tag:yaml.org,2002:null" or (plain and value in _NULLS and tag != "!"):
