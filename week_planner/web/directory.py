@@ -38,7 +38,7 @@ from week_planner.web.prepared import keep, next_change
 directory = Blueprint("directory", __name__)
 
 EXTENSION = "week_planner.directory"
-GROUP_SHOWN = 8  # programmes of a province on the home page
+GROUP_SHOWN = 5  # programmes of a province on the home page
 GLANCE = 12  # programmes running now, or starting soonest, at the top of the home page
 PAGE_SIZE = 100  # programmes on a province page or a page of search results
 COUNTRY_NAME = "همهٔ کشور"
