@@ -4,6 +4,7 @@ shiftable clock, a small one-event programme and the scheduler run as a real pro
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import email
 import email.policy
@@ -151,3 +152,20 @@ def kill(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
     if process.poll() is None:
         process.send_signal(sig)
     process.wait(timeout=10)
+
+
+def drill_logs(tmp_path) -> str:
+    return "\n".join(path.read_text(errors="replace")[-3000:]
+                     for path in sorted(tmp_path.glob("scheduler-*.log")))
+
+
+def one_each_or_a_same_id_duplicate(messages, count: int) -> int:
+    """Every address got its reminder; one that got it twice got the same Message-ID.
+    Returns the number of duplicates."""
+    by_address = collections.defaultdict(list)
+    for message in messages:
+        by_address[message["To"]].append(message["Message-ID"])
+    assert len(by_address) == count
+    for ids in by_address.values():
+        assert len(ids) <= 2 and len(set(ids)) == 1, ids
+    return len(messages) - count
