@@ -10,16 +10,18 @@ the programme id, so the events of two programmes never collide.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import icalendar
-from icalendar import Calendar
+from week_planner.publish import feeds, ical_text
 
-from week_planner.publish import feeds
-
-_BEGIN, _END = b"BEGIN:VEVENT\r\n", b"END:VEVENT\r\n"
+# Whole lines: a folded line goes on with a space, so text that happens to read
+# "BEGIN:VEVENT" (a title, a description) never starts a line.
+_BEGIN, _END = b"\r\nBEGIN:VEVENT\r\n", b"\r\nEND:VEVENT\r\n"
+# A property of an event written in a zone: its TZID and the year of its value.
+_ZONED = re.compile(rb"^[A-Z-]+;(?:[^:\r\n]*;)?TZID=([^;:\r\n]+)[^:\r\n]*:(\d{4})", re.MULTILINE)
 
 
 def events_of(body: bytes) -> bytes:
@@ -28,7 +30,18 @@ def events_of(body: bytes) -> bytes:
     if first < 0:
         return b""
     last = body.rfind(_END)
-    return body[first:last + len(_END)]
+    return body[first + 2:last + len(_END)]
+
+
+def zone_years(events: bytes) -> dict[str, tuple[int, int]]:
+    """Each zone the events are written in, with the first and last year of their times
+    (events kept as cancelled may be in a zone or year the programme no longer uses)."""
+    years: dict[str, tuple[int, int]] = {}
+    for match in _ZONED.finditer(events):
+        tzid, year = match.group(1).decode("utf-8"), int(match.group(2))
+        first, last = years.get(tzid, (year, year))
+        years[tzid] = (min(first, year), max(last, year))
+    return years
 
 
 @dataclass(frozen=True)
@@ -36,10 +49,10 @@ class Member:
     """One programme's part of a merged feed."""
 
     programme_id: str
-    timezone: str
-    years: tuple[int, int]  # the first and last year its events can fall in
     phase: str  # feeds.phase of the programme
     events: bytes  # its VEVENT blocks
+    zones: dict[str, tuple[int, int]]  # zone_years of its events
+    last_modified: dt.datetime  # its feed's Last-Modified
 
 
 def merged_phase(phases: Iterable[str]) -> str:
@@ -53,33 +66,16 @@ def merged_phase(phases: Iterable[str]) -> str:
 
 def merge(info: feeds.FeedInfo, members: list[Member]) -> bytes:
     """A calendar with ``info``'s header and every member's events."""
-    calendar = Calendar()
-    calendar.add("prodid", feeds.PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("name", icalendar.vText(feeds.clean_text(info.name)))
-    calendar.add("x-wr-calname", icalendar.vText(feeds.clean_text(info.name)))
-    if info.description:
-        description = feeds.clean_text(info.description)
-        calendar.add("description", icalendar.vText(description))
-        calendar.add("x-wr-caldesc", icalendar.vText(description))
-    refresh = feeds.REFRESH_INTERVALS[merged_phase(member.phase for member in members)]
-    calendar.add("refresh-interval", icalendar.vDuration(refresh),
-                 parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", icalendar.vDuration(refresh))
-    calendar.add("source", info.source_url)
-    calendar.add("url", info.page_url)
+    phase = merged_phase(member.phase for member in members)
     years: dict[str, tuple[int, int]] = {}
     for member in members:
-        if member.events:
-            first, last = years.get(member.timezone, member.years)
-            years[member.timezone] = (min(first, member.years[0]),
-                                      max(last, member.years[1]))
-    for tzid, (first, last) in sorted(years.items()):
-        calendar.add_component(feeds.vtimezone(tzid, first, last))
-    head = calendar.to_ical()
-    end = head.rindex(b"END:VCALENDAR")
-    return b"".join([head[:end], *(member.events for member in members), head[end:]])
+        for tzid, (first, last) in member.zones.items():
+            known = years.get(tzid, (first, last))
+            years[tzid] = (min(known[0], first), max(known[1], last))
+    timezones = [feeds.vtimezone_bytes(tzid, first, last)
+                 for tzid, (first, last) in sorted(years.items())]
+    return ical_text.component("VCALENDAR", feeds.calendar_properties(info, phase, None),
+                               timezones + [member.events for member in members])
 
 
 class Parts:

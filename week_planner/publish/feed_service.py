@@ -194,7 +194,9 @@ class FeedService:
             not any(state.result.errors for state in snapshot.files.values())
 
     # -- building
-    def feed(self, key: Hashable, build) -> BuiltFeed:
+    def feed(self, key: Hashable, build, remember: bool = True) -> BuiltFeed:
+        """The feed kept for ``key``, else ``build()``'s, kept unless ``remember`` is
+        False (a merged feed reads thousands once: they must not push the others out)."""
         with self._lock:
             found = self._feeds.get(key)
             if found is not None:
@@ -202,6 +204,8 @@ class FeedService:
                 return found
         built = build()
         self.builds += 1
+        if not remember:
+            return built
         with self._lock:
             self._feeds[key] = built
             while len(self._feeds) > self.max_feeds:
@@ -218,7 +222,7 @@ def built_feed(app, programme_id: str, selection: feeds.Selection, name_for,
 
 
 def current_feed(app, programme_id: str, selection: feeds.Selection, name_for,
-                 source_path: str, page_path: str
+                 source_path: str, page_path: str, remember: bool = True
                  ) -> tuple[BuiltFeed, dt.datetime | None] | None:
     """``built_feed``, with the first moment after now at which the feed's bytes can change
     while nothing stored does (None: only a change of the programme can change them)."""
@@ -255,7 +259,8 @@ def current_feed(app, programme_id: str, selection: feeds.Selection, name_for,
         return BuiltFeed(body, hashlib.sha256(body).hexdigest()[:40],
                          max(moments).astimezone(dt.timezone.utc).replace(microsecond=0))
 
-    return service.feed(key, build), feed_changes_after(stored, now, retention)
+    return (service.feed(key, build, remember),
+            feed_changes_after(stored, now, retention))
 
 
 def feed_changes_after(stored: Stored, now: dt.datetime,

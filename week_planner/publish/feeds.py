@@ -222,24 +222,33 @@ class FeedInfo:
     page_url: str  # the page it belongs to
 
 
-def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[Entry], *,
-               programme_id: str, base_url: str, current_phase: str,
-               all_day_reminder_hour: int = 8) -> bytes:
-    """The iCalendar bytes of a feed (``programme`` is a ``programme_snapshot``)."""
-    entries = list(entries)
+def calendar_properties(info: FeedInfo, current_phase: str,
+                        timezone: str | None) -> list[ical_text.Property]:
+    """The VCALENDAR's own properties: what the feed says about itself, how often to fetch
+    it in ``current_phase``, and its ``timezone`` (None: a feed of several programmes)."""
     name = ical_text.text(clean_text(info.name))
     refresh = ical_text.duration(REFRESH_INTERVALS[current_phase])
     # No METHOD: see the module docstring.
     properties = [("PRODID", "", ical_text.text(PRODID)), ("VERSION", "", "2.0"),
                   ("CALSCALE", "", "GREGORIAN"), ("NAME", "", name),
                   ("X-WR-CALNAME", "", name),
-                  ("X-WR-TIMEZONE", "", ical_text.text(programme["timezone"])),
                   ("REFRESH-INTERVAL", "VALUE=DURATION", refresh),
                   ("X-PUBLISHED-TTL", "", refresh),
                   ("SOURCE", "", info.source_url), ("URL", "", info.page_url)]
+    if timezone is not None:
+        properties.append(("X-WR-TIMEZONE", "", ical_text.text(timezone)))
     if info.description:
         description = ical_text.text(clean_text(info.description.strip()))
         properties += [("DESCRIPTION", "", description), ("X-WR-CALDESC", "", description)]
+    return properties
+
+
+def build_feed(info: FeedInfo, programme: Mapping[str, Any], entries: Iterable[Entry], *,
+               programme_id: str, base_url: str, current_phase: str,
+               all_day_reminder_hour: int = 8) -> bytes:
+    """The iCalendar bytes of a feed (``programme`` is a ``programme_snapshot``)."""
+    entries = list(entries)
+    properties = calendar_properties(info, current_phase, programme["timezone"])
     used: set[str] = set()  # the TZIDs written (a UTC time has "Z" and needs none)
     vevents = [_vevent(entry, programme_id, base_url, all_day_reminder_hour, used)
                for entry in entries]

@@ -193,6 +193,8 @@ class PreparedResponses:
         return body
 
     def _keep(self, key: tuple[str, str], entry: Prepared) -> None:
+        if len(entry.body) > self.max_bytes // 8:
+            return  # one large body (a whole country's feed) must not push out the rest
         with self._lock:
             previous = self._entries.pop(key, None)
             if previous is not None:
