@@ -76,7 +76,7 @@ def text_of(element) -> str:
 
 
 def titles(element) -> list[str]:
-    return [text_of(link) for link in element.cssselect(".programme-list h3 a")]
+    return [text_of(link) for link in element.cssselect(".programme-list h2 a, .programme-list h3 a")]
 
 
 # -- reading Persian as people type it ---------------------------------------------------
@@ -115,11 +115,11 @@ def test_home_page_groups_by_province_with_states_and_the_groups_in_order(client
     # running first, then upcoming
     assert titles(isfahan) == ["هفته تعاون شهرستان کاشان", "هفته تعاون شهرستان نائین"]
     states = [text_of(item.cssselect(".state")[0]) for item in isfahan.cssselect("li")]
-    assert states == ["در جریان", "به‌زودی"]
+    assert states == ["در جریان", "پیش رو"]
     assert text_of(groups[1].cssselect(".state")[0]) == "پایان یافته"
     assert "بدون استان" in text_of(groups[3])
     summary = text_of(page.cssselect(".summary")[0])
-    assert summary == "۶ برنامه در ۴ استان؛ ۴ در جریان، ۱ به‌زودی."
+    assert summary == "۶ برنامه در ۴ استان؛ ۴ در جریان، ۱ پیش رو."
     # every group has its feed, and the search form is there
     feeds = [link.get("href") for link in page.cssselect(".province-links a")]
     assert "/provinces/isfahan.ics" in feeds and "/provinces/other.ics" in feeds
@@ -129,7 +129,7 @@ def test_home_page_groups_by_province_with_states_and_the_groups_in_order(client
 def test_home_page_states_follow_the_clock(client, clock, nation):
     clock.moment = dt.datetime(2025, 9, 20, 10, 0, tzinfo=TEHRAN)  # the 1404 weeks are over
     page = parse(client.get("/"))
-    assert text_of(page.cssselect(".summary")[0]) == "۶ برنامه در ۴ استان؛ ۰ در جریان، ۱ به‌زودی."
+    assert text_of(page.cssselect(".summary")[0]) == "۶ برنامه در ۴ استان؛ ۰ در جریان، ۱ پیش رو."
     isfahan = page.cssselect("section#isfahan")[0]
     assert titles(isfahan) == ["هفته تعاون شهرستان نائین", "هفته تعاون شهرستان کاشان"]
 
@@ -278,3 +278,64 @@ def test_the_static_copy_has_the_province_pages_and_no_dead_search(app, clock, n
     export_site(app, live, live_url="https://hafte.example.ir")
     home = lxml_html.fromstring((live / "index.html").read_text(encoding="utf-8"))
     assert home.cssselect("form.search")[0].get("action") == "https://hafte.example.ir/search/"
+
+
+# -- what a file can do to the merged feeds ----------------------------------------------------
+
+def test_a_title_reading_begin_vevent_does_not_break_the_merged_feeds(client, clock, nation):
+    """Wherever the folding of a long line puts "BEGIN:VEVENT", it is text, not a line."""
+    path = nation / "torbat-1404.yaml"
+    for width in range(40, 80):
+        title = "a" * width + "BEGIN:VEVENT" + "b" * 30
+        edited = path.read_text(encoding="utf-8")
+        start = edited.index("  title: ") + len("  title: ")
+        end = edited.index("\n", start)
+        path.write_text(edited[:start] + title + edited[end:], encoding="utf-8")
+        merged = client.get("/provinces/khorasan-razavi.ics")
+        calendar = icalendar.Calendar.from_ical(merged.data)
+        assert len(calendar.walk("VEVENT")) == merged.data.count(b"\r\nBEGIN:VEVENT\r\n")
+        assert len(calendar.walk("VCALENDAR")) == 1
+
+
+def test_every_zone_the_merged_events_use_is_defined_for_their_years(client, clock, nation):
+    """A programme moved to another year and zone keeps its former dates as cancelled
+    events, in the former zone: the merged feed defines that zone too, for those years."""
+    before = client.get("/provinces/khorasan-razavi.ics")
+    assert before.status_code == 200
+    path = nation / "torbat-1404.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("1404-", "1405-").replace(
+        "timezone: Asia/Tehran", "timezone: Europe/London"), encoding="utf-8")
+    merged = client.get("/provinces/khorasan-razavi.ics").data
+    calendar = icalendar.Calendar.from_ical(merged)
+    defined = {}
+    for zone in calendar.walk("VTIMEZONE"):
+        starts = [sub.decoded("DTSTART").year for sub in zone.subcomponents]
+        defined[str(zone["TZID"])] = min(starts)
+    used = {}
+    for event in calendar.walk("VEVENT"):
+        for name in ("DTSTART", "DTEND"):
+            tzid = event[name].params.get("TZID")
+            if tzid:
+                year = event.decoded(name).year
+                used[tzid] = min(used.get(tzid, year), year)
+    assert set(used) == {"Asia/Tehran", "Europe/London"}
+    assert set(used) <= set(defined)
+    assert all(defined[tzid] <= year for tzid, year in used.items())
+    assert any(str(event.get("STATUS")) == "CANCELLED" for event in calendar.walk("VEVENT"))
+
+
+def test_a_large_merged_feed_is_not_kept_in_front_of_flask(app, client, clock, nation,
+                                                           monkeypatch):
+    from week_planner.web.prepared import prepared_responses
+    client.get("/")
+    client.get("/provinces/isfahan/")
+    kept = prepared_responses(app)
+    before = len(kept)
+    assert before >= 2
+    monkeypatch.setattr(directory_view, "KEPT_FEED_BYTES", 1000)
+    first = client.get("/provinces.ics")
+    assert len(kept) == before  # not kept, nothing pushed out
+    again = client.get("/provinces.ics")
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert client.get("/provinces.ics", headers={
+        "If-None-Match": first.headers["ETag"]}).status_code == 304

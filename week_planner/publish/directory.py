@@ -10,8 +10,10 @@ Pure: no Flask; web/directory.py serves it.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
+import itertools
 import re
 import threading
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from week_planner.schedule.model import Programme
 
 OTHER = "other"  # the group of programmes that name no province
 OTHER_NAME = "بدون استان"
-RUNNING, UPCOMING, FINISHED = "running", "upcoming", "finished"
+RUNNING, UPCOMING, FINISHED = "running", "upcoming", "finished"  # a week's state
 
 # Letters written in more than one way: Arabic ي ى ك ة, hamza forms of alef, waw and yeh.
 _FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا",
@@ -100,7 +102,10 @@ def _order(entries: Iterable[Entry], now: dt.datetime) -> list[Entry]:
 class Directory:
     """The index of one list of programmes (see the module docstring)."""
 
+    _serials = itertools.count(1)
+
     def __init__(self, programmes: Iterable[Programme], known: dict | None = None):
+        self.serial = next(self._serials)  # tells this directory from any made before
         known = known if known is not None else {}
         self.entries: list[Entry] = []
         for programme in programmes:
@@ -123,10 +128,13 @@ class Directory:
 
     def next_change(self, now: dt.datetime) -> dt.datetime | None:
         """The first moment after ``now`` at which a programme's state changes."""
-        for moment in self._moments:  # a few thousand at most; sorted
-            if moment > now:
-                return moment
-        return None
+        index = bisect.bisect_right(self._moments, now)
+        return self._moments[index] if index < len(self._moments) else None
+
+    def last_change(self, now: dt.datetime) -> dt.datetime | None:
+        """The last moment up to ``now`` at which a programme's state changed."""
+        index = bisect.bisect_right(self._moments, now)
+        return self._moments[index - 1] if index else None
 
     def groups(self, now: dt.datetime) -> list[Group]:
         """Provinces with programmes, in the order of their names, then OTHER."""

@@ -42,6 +42,9 @@ GROUP_SHOWN = 5  # programmes of a province on the home page
 GLANCE = 12  # programmes running now, or starting soonest, at the top of the home page
 PAGE_SIZE = 100  # programmes on a province page or a page of search results
 COUNTRY_NAME = "همهٔ کشور"
+# A merged feed larger than this is answered by Flask from its last merged bytes, never
+# kept among the prepared responses, where it would push out thousands of pages.
+KEPT_FEED_BYTES = 4 * 1024 * 1024
 
 
 class _State:
@@ -77,9 +80,13 @@ def _context(now: dt.datetime) -> dict:
             "programme_url": lambda p: url_for("pages.programme", programme=p.id)}
 
 
-def _last_modified() -> dt.datetime:
+def _last_modified(found=None, now: dt.datetime | None = None) -> dt.datetime:
+    """When the list of programmes last changed, or (given the directory ``found``) a
+    programme last started or ended, whichever is later."""
     snapshot = registry_of(current_app).snapshot()
     times = [*snapshot.loaded_at.values(), *snapshot.gone.values()]
+    if found is not None and found.last_change(now) is not None:
+        times.append(found.last_change(now))
     return max(times) if times else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -89,7 +96,7 @@ def _last_modified() -> dt.datetime:
 def index():
     found = _directory()
     now = current_time(current_app)
-    key = ("index", id(found), found.next_change(now))
+    key = ("index", found.serial, found.next_change(now))
 
     def render() -> str:
         groups = found.groups(now)
@@ -100,8 +107,8 @@ def index():
             upcoming=upcoming, glance=len(found.entries) > GLANCE, GLANCE=GLANCE,
             GROUP_SHOWN=GROUP_SHOWN, **_context(now))
 
-    return respond_page(key, render, _last_modified(), until=found.next_change(now),
-                    programme_id=None)
+    return respond_page(key, render, _last_modified(found, now),
+                        until=found.next_change(now), programme_id=None)
 
 
 def _province_page(province: str, page: int):
@@ -113,7 +120,7 @@ def _province_page(province: str, page: int):
     pages = max(1, -(-len(group.entries) // PAGE_SIZE))
     if page > pages:
         abort(404)
-    key = ("province", province, page, id(found), found.next_change(now))
+    key = ("province", province, page, found.serial, found.next_change(now))
 
     def render() -> str:
         shown = group.entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
@@ -121,8 +128,8 @@ def _province_page(province: str, page: int):
                                pages=pages, first=(page - 1) * PAGE_SIZE,
                                **_context(now))
 
-    return respond_page(key, render, _last_modified(), until=found.next_change(now),
-                    programme_id=None)
+    return respond_page(key, render, _last_modified(found, now),
+                        until=found.next_change(now), programme_id=None)
 
 
 @directory.route("/provinces/<province>/")
@@ -170,11 +177,11 @@ def _member(programme: Programme, now: dt.datetime) -> feed_merge.Member | None:
     def make():
         built, until = current_feed(app, programme.id, feeds.Selection(),
                                     lambda p: p["title"], f"/{programme.id}.ics",
-                                    f"/{programme.id}/")
-        years = (programme.first_day.year, (programme.last_day + dt.timedelta(days=4)).year)
-        return feed_merge.Member(programme.id, programme.timezone, years,
-                                 feeds.phase(stored.revisions.programme, now),
-                                 feed_merge.events_of(built.body)), until
+                                    f"/{programme.id}/", remember=False)
+        events = feed_merge.events_of(built.body)
+        return feed_merge.Member(programme.id, feeds.phase(stored.revisions.programme, now),
+                                 events, feed_merge.zone_years(events),
+                                 built.last_modified), until
 
     state = current_app.extensions[EXTENSION]
     return state.parts.member(programme.id, stored.token, now, make)
@@ -200,14 +207,17 @@ def _merged_feed(programmes: list[Programme], name: str, description: str,
         state.merged[source_path] = (made_from, body, etag)
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.set_etag(etag)
-    response.last_modified = _last_modified().replace(microsecond=0)
+    response.last_modified = max([_last_modified().replace(microsecond=0),
+                                  *(member.last_modified for member in members)])
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
     response.headers["Cache-Control"] = "public, max-age=300, must-revalidate"
-    until = next_change(now, [_directory().next_change(now), *state.parts.untils(
-        p.id for p in programmes)])
-    return keep(response, until).make_conditional(request)
+    if len(body) <= KEPT_FEED_BYTES:
+        until = next_change(now, [_directory().next_change(now), *state.parts.untils(
+            p.id for p in programmes)])
+        keep(response, until)
+    return response.make_conditional(request)
 
 
 @directory.route("/provinces/<province>.ics")

@@ -337,6 +337,8 @@ def _confirmed(subscriber_id: int):
         return _done("یافت نشد", "این درخواست دیگر وجود ندارد.", 404)
     reminders.reconcile([programme_id], subscriptions_only=True)
     programme = current_app.extensions["week_planner.registry"].get(programme_id)
+    if programme is not None and programme.draft:
+        programme = None  # a programme taken back to draft shows nothing of itself
     with reminders.engine.connect() as connection:
         scope = connection.execute(select(subscribers.c.scope)
                                    .where(subscribers.c.id == subscriber_id)).scalar()
