@@ -435,6 +435,22 @@ def test_event_moved_reminds_at_new_time_only_with_one_notice(app, smtp, schedul
     assert "۱۸:۰۰" in smtp.mailbox.parsed()[1]["Subject"]
 
 
+def test_a_reconciliation_after_a_subscription_leaves_change_notices_to_the_scheduler(
+        app, smtp, schedules_dir):
+    """One made after a subscriber changed (a confirmation, 'subscribers add') may not know
+    the organiser channels: it queues no notice and records no change, so that the
+    scheduler's next one tells the move to subscribers and channels alike, once."""
+    reminders = Reminders(app, ManualClock(EARLY))
+    subscribe(reminders, "a@example.org")
+    reminders.reconcile()
+    edit_schedule(schedules_dir, 'category: meeting\n    date: 1404-06-16\n    start: "16:00"',
+                  'category: meeting\n    date: 1404-06-16\n    start: "18:00"')
+    reminders.registry.refresh(force=True)
+    assert reminders.reconcile(subscriptions_only=True).notices == 0
+    assert reminders.reconcile().notices >= 1
+    assert reminders.reconcile().notices == 0
+
+
 def test_a_programme_that_fails_in_planning_does_not_stop_the_others(app, smtp,
                                                                      schedules_dir,
                                                                      monkeypatch):

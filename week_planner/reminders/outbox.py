@@ -138,7 +138,8 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
     ``prune_others``: cancel pending rows of programmes not among them (set it only when
     every schedule file loaded, so a file with errors does not lose its reminders).
     ``channels`` None: the organiser channels are not known here (a command run without
-    the server's settings, a subscription confirmed): their rows are left as they are.
+    the server's settings, a subscription confirmed): their reminders are left as they
+    are, and no change notice is queued (a later reconciliation with them tells it).
 
     Each programme is planned on its own: one that raises is recorded in ``faults`` (and
     logged), keeps the rows it had, and the others are planned as usual."""
@@ -239,13 +240,16 @@ def reconcile(engine: Engine, programmes: Iterable[Programme], *, now: dt.dateti
                 status=CANCELLED, last_error=NOT_WANTED, updated_at=now))
         result.cancelled = len(cancel)
 
-        for programme in programmes:
+        # Change notices go to subscribers and organiser channels alike, and recording
+        # that a change was told is done once: without the channels it waits for a
+        # reconciliation that knows them (the scheduler's).
+        for programme in programmes if channels is not None else ():
             try:
                 # A savepoint: a programme whose notices fail half way leaves no half.
                 with connection.begin_nested():
                     result.notices += _notices(connection, programme,
                                                subs.get(programme.id, ()), now, base_url,
-                                               channels or {})
+                                               channels)
             except Exception as error:
                 faults.record(programme.id, "change-notices", programme.source,
                               programme.version, error)
