@@ -18,8 +18,8 @@ from week_planner.web import directory as directory_view
 from week_planner.web.export import export_site
 
 from calendar_readers import read_with_icalendar, read_with_vobject
-from conftest import SAMPLE
 
+SAMPLE = Path(__file__).resolve().parents[2] / "schedules" / "khalilabad-1404.yaml"
 TEHRAN = zoneinfo.ZoneInfo("Asia/Tehran")
 # Wednesday 13 Shahrivar 1404, 10:00: the sample's week is under way.
 DURING = dt.datetime(2025, 9, 4, 10, 0, tzinfo=TEHRAN)
