@@ -16,6 +16,7 @@ import vobject
 from reminder_helpers import ShiftClock, SmtpServer, free_port
 from sqlalchemy import select
 
+from clocks import ManualClock
 from week_planner import create_app
 from week_planner.reminders import mail
 from week_planner.reminders import outbox as engine
@@ -36,13 +37,6 @@ PROGRAMME = "khalilabad-1404"
 THINK_TANK = dt.datetime(2025, 9, 7, 16, 0, tzinfo=TEHRAN)
 EARLY = dt.datetime(2025, 9, 1, 12, 0, tzinfo=UTC)  # before every reminder of the week
 
-
-class ManualClock:
-    def __init__(self, moment: dt.datetime):
-        self.moment = moment
-
-    def __call__(self) -> dt.datetime:
-        return self.moment
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from reminder_helpers import ROOT, ShiftClock, SmtpServer, free_port
 from sqlalchemy import select, update
 
+from clocks import ManualClock
 from week_planner import create_app
 from week_planner.config import SETTINGS
 from week_planner.reminders import workers
@@ -32,13 +33,6 @@ DUE = THINK_TANK - dt.timedelta(minutes=5)  # its one reminder, "5m", in these t
 EARLY = dt.datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
 ELSEWHERE = "another-host:4242:0badc0de"  # a claimant nothing can be known of
 
-
-class ManualClock:
-    def __init__(self, moment: dt.datetime):
-        self.moment = moment
-
-    def __call__(self) -> dt.datetime:
-        return self.moment
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import lxml.html as lxml_html
 import pytest
 import recurring_ical_events
 
+from clocks import ManualClock as Clock
 from week_planner.publish.directory import query_terms, searchable
 from week_planner.web import directory as directory_view
 from week_planner.web.export import export_site
@@ -24,13 +25,6 @@ TEHRAN = zoneinfo.ZoneInfo("Asia/Tehran")
 # Wednesday 13 Shahrivar 1404, 10:00: the sample's week is under way.
 DURING = dt.datetime(2025, 9, 4, 10, 0, tzinfo=TEHRAN)
 
-
-class Clock:
-    def __init__(self, moment: dt.datetime):
-        self.moment = moment
-
-    def __call__(self) -> dt.datetime:
-        return self.moment
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
+from clocks import ManualClock as Clock
 from week_planner import store
 from week_planner.publish.feed_service import feed_service
 from week_planner.tokens import make_my_token
@@ -31,13 +32,6 @@ PATHS = ["/", f"{P}/", f"{P}/categories/visit/", f"{P}/events/peoples-visits/", 
          f"{P}/categories/visit.ics", f"{P}/events/peoples-visits.ics", f"{P}/schedule.json",
          f"{P}/schedule.xml", f"{P}/changes/", f"{P}/changes.atom"]
 
-
-class Clock:
-    def __init__(self, moment: dt.datetime):
-        self.moment = moment
-
-    def __call__(self) -> dt.datetime:
-        return self.moment
 
 
 @pytest.fixture

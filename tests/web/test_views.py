@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from lxml import html as lxml_html
 
+from clocks import ManualClock as Clock
 from week_planner import get_registry
 from week_planner.cli import main
 from week_planner.reminders.mail import occurrence_details
@@ -55,15 +56,6 @@ DAY_HEADINGS = [
     ("1404-06-17", "دوشنبه ۱۷ شهریور ۱۴۰۴", "۸ سپتامبر ۲۰۲۵", "2025-09-08"),
 ]
 
-
-class Clock:
-    """A settable "now" for the app."""
-
-    def __init__(self, moment: dt.datetime):
-        self.moment = moment
-
-    def __call__(self) -> dt.datetime:
-        return self.moment
 
 
 @pytest.fixture
