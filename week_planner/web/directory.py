@@ -125,8 +125,7 @@ def _province_page(province: str, page: int):
     def render() -> str:
         shown = group.entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         return render_template("province.html", group=group, shown=shown, page=page,
-                               pages=pages, first=(page - 1) * PAGE_SIZE,
-                               **_context(now))
+                               pages=pages, **_context(now))
 
     return respond_page(key, render, _last_modified(found, now),
                         until=found.next_change(now), programme_id=None)
@@ -158,8 +157,7 @@ def search():
     page = min(page, pages)
     shown = results[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     body = render_template("search.html", query=query, results=results, shown=shown,
-                           page=page, pages=pages, first=(page - 1) * PAGE_SIZE,
-                           **_context(now))
+                           page=page, pages=pages, **_context(now))
     response = current_app.response_class(body, mimetype="text/html")
     response.cache_control.no_cache = True
     response.headers["X-Robots-Tag"] = "noindex"
@@ -226,7 +224,7 @@ def province_feed(province: str):
     if name is None:
         abort(404)
     programmes = _directory().programmes_of(province)
-    whose = f"استان {name}" if province != OTHER else "بی‌نام استان"
+    whose = f"استان {name}" if province != OTHER else f"«{name}»"
     return _merged_feed(programmes, f"هفتهٔ تعاون — {name}",
                         f"برنامه‌های هفتهٔ تعاون {whose}",
                         f"/provinces/{province}.ics", f"/provinces/{province}/",
