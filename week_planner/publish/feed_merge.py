@@ -21,7 +21,8 @@ from week_planner.publish import feeds, ical_text
 # "BEGIN:VEVENT" (a title, a description) never starts a line.
 _BEGIN, _END = b"\r\nBEGIN:VEVENT\r\n", b"\r\nEND:VEVENT\r\n"
 # A property of an event written in a zone: its TZID and the year of its value.
-_ZONED = re.compile(rb"^[A-Z-]+;(?:[^:\r\n]*;)?TZID=([^;:\r\n]+)[^:\r\n]*:(\d{4})", re.MULTILINE)
+_ZONED = re.compile(rb"^[A-Z-]+;(?:[^:\r\n]*;)?TZID=([^;:\r\n]+)[^:\r\n]*:(\d{4})",
+                    re.MULTILINE)
 
 
 def events_of(body: bytes) -> bytes:
