@@ -14,6 +14,7 @@ beyond a sane size. Plain scalars are typed as in YAML 1.2's core schema.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -172,12 +173,18 @@ def keeping_order(path: Path) -> tuple:
 
 
 def schedule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files given, and the schedule files of each folder given, by name. A folder
+    is listed with ``os.scandir``, whose entries know whether they are files without a
+    ``stat`` each, and sorted by name rather than as Paths: the registry looks at a
+    national folder of thousands of files once a second."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.suffix in (".yaml", ".yml") and p.is_file()
-                                and not p.name.startswith(".")))
+            with os.scandir(path) as entries:
+                names = sorted(entry.name for entry in entries
+                               if entry.name.endswith((".yaml", ".yml"))
+                               and not entry.name.startswith(".") and entry.is_file())
+            files.extend(path / name for name in names)
         else:
             files.append(path)
     return files
