@@ -114,18 +114,23 @@ def reset(engine) -> None:
             connection.execute(table.delete())
 
 
+def add_members(engine, count: int, at: dt.datetime) -> None:
+    """``count`` confirmed mail subscribers of the whole programme, added at ``at``."""
+    with engine.begin() as connection:
+        connection.execute(subscribers.insert(), [
+            {"programme_id": "bench-1404", "scope": "programme", "channel": "email",
+             "address": f"member{n:05d}@example.org", "source": "organiser",
+             "created_at": at, "confirmed_at": at, "code_attempts": 0}
+            for n in range(count)])
+
+
 def drain(count: int, port: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder), port)
         engine = app_engine(app)
         reset(engine)
         early = DUE - dt.timedelta(days=1)
-        with engine.begin() as connection:
-            connection.execute(subscribers.insert(), [
-                {"programme_id": "bench-1404", "scope": "programme", "channel": "email",
-                 "address": f"member{n:05d}@example.org", "source": "organiser",
-                 "created_at": early, "confirmed_at": early, "code_attempts": 0}
-                for n in range(count)])
+        add_members(engine, count, early)
         reminders = Reminders(app, lambda: early)
         began = time.perf_counter()
         result = reminders.reconcile()
@@ -198,12 +203,7 @@ def outage(count: int, seconds: float) -> None:
         engine = app_engine(app)
         reset(engine)
         early = DUE - dt.timedelta(days=1)
-        with engine.begin() as connection:
-            connection.execute(subscribers.insert(), [
-                {"programme_id": "bench-1404", "scope": "programme", "channel": "email",
-                 "address": f"member{n:05d}@example.org", "source": "organiser",
-                 "created_at": early, "confirmed_at": early, "code_attempts": 0}
-                for n in range(count)])
+        add_members(engine, count, early)
         assert Reminders(app, lambda: early).reconcile().inserted == count
         clock = Clock(DUE - dt.timedelta(seconds=1))
         scheduler = ReminderScheduler(app, clock=clock)
