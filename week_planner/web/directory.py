@@ -122,10 +122,18 @@ def _province_page(province: str, page: int):
         abort(404)
     key = ("province", province, page, found.serial, found.next_change(now))
 
+    def url(number: int) -> str | None:
+        if not 1 <= number <= pages:
+            return None
+        if number == 1:
+            return url_for("directory.province", province=province)
+        return url_for("directory.province_page", province=province, page=number)
+
     def render() -> str:
         shown = group.entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         return render_template("province.html", group=group, shown=shown, page=page,
-                               pages=pages, **_context(now))
+                               pages=pages, prev_url=url(page - 1), next_url=url(page + 1),
+                               **_context(now))
 
     return respond_page(key, render, _last_modified(found, now),
                         until=found.next_change(now), programme_id=None)
@@ -156,8 +164,13 @@ def search():
     pages = max(1, -(-len(results) // PAGE_SIZE))
     page = min(page, pages)
     shown = results[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    def url(number: int) -> str | None:
+        return url_for("directory.search", q=query, page=number) \
+            if 1 <= number <= pages else None
+
     body = render_template("search.html", query=query, results=results, shown=shown,
-                           page=page, pages=pages, **_context(now))
+                           page=page, pages=pages, prev_url=url(page - 1),
+                           next_url=url(page + 1), **_context(now))
     response = current_app.response_class(body, mimetype="text/html")
     response.cache_control.no_cache = True
     response.headers["X-Robots-Tag"] = "noindex"
