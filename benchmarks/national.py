@@ -42,10 +42,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from national_data import write_national  # noqa: E402
-from serving import load_average, machine, versions  # noqa: E402
+from serving import load_average, machine, put_out, versions  # noqa: E402
 from serving_servers import commit_of  # noqa: E402
-
-RESULTS = HERE / "RESULTS.md"
 
 
 def memory_mb() -> tuple[float, float]:
@@ -227,12 +225,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
     report = render(results, args, started_at, load_at_start)
-    print()
-    print(report)
-    if not args.no_append:
-        with open(RESULTS, "a", encoding="utf-8") as handle:
-            handle.write("\n" + report + "\n")
-        print(f"(appended to {RESULTS.relative_to(HERE.parent)})")
+    put_out(report, append=not args.no_append)
 
 
 ROWS = [

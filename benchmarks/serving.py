@@ -63,9 +63,20 @@ from serving_servers import (  # noqa: E402
 )
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
 TARGETS = {"feed": 0.9, "category feed": 0.9, "page": 0.9, "304 (If-None-Match)": 1.0,
            "personal feed": 0.9}
 P99_TARGET_MS = 50.0
+
+
+def put_out(report: str, append: bool) -> None:
+    """Print a run's report and, unless told not to, append it to RESULTS.md."""
+    print()
+    print(report)
+    if append:
+        with open(RESULTS, "a", encoding="utf-8") as handle:
+            handle.write("\n" + report + "\n")
+        print(f"(appended to {RESULTS.relative_to(RESULTS.parent.parent)})")
 
 
 # ------------------------------------------------------------------------ load
@@ -271,12 +282,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     report = render(results, list(plans), args, started_at, load_at_start, drive)
-    print()
-    print(report)
-    if not args.no_append:
-        with open(RESULTS, "a", encoding="utf-8") as handle:
-            handle.write("\n" + report + "\n")
-        print(f"(appended to {RESULTS.relative_to(ROOT)})")
+    put_out(report, append=not args.no_append)
 
 
 def sweep(args, drive) -> None:
@@ -352,11 +358,7 @@ def sweep(args, drive) -> None:
         "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in rows),
     ])
-    print()
-    print(report)
-    if not args.no_append:
-        with open(RESULTS, "a", encoding="utf-8") as handle:
-            handle.write("\n" + report + "\n")
+    put_out(report, append=not args.no_append)
 
 
 def render(results, labels, args, started_at, load_at_start, drive) -> str:
