@@ -202,7 +202,7 @@ def _merged_feed(programmes: list[Programme], name: str, description: str,
                  source_path: str, page_path: str, filename: str) -> Response:
     now = current_time(current_app)
     state = current_app.extensions[EXTENSION]
-    state.parts.forget_except({p.id for p in registry_of(current_app).programmes()})
+    state.parts.forget_except(set(registry_of(current_app).snapshot().programmes))
     members = [member for member in (_member(p, now) for p in programmes)
                if member is not None]
     base_url = current_app.config["BASE_URL"].rstrip("/")
