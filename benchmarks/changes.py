@@ -18,7 +18,7 @@ import time
 import zoneinfo
 from pathlib import Path
 
-from week_planner import create_app, store
+from week_planner import create_app, revision_store, store
 from week_planner.publish import changes
 
 zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as in the tests
@@ -60,10 +60,11 @@ def main() -> None:
             assert response.status_code == 200
 
         engine = store.app_engine(app)
-        revisions = store.load_revisions(engine, PROGRAMME)
-        history = store.event_history(engine, PROGRAMME)
+        revisions = revision_store.load_revisions(engine, PROGRAMME)
+        history = revision_store.event_history(engine, PROGRAMME)
         print(f"history rows: {len(history)}")
-        print(f"read history: {median_ms(lambda: store.event_history(engine, PROGRAMME), 20):.2f} ms")
+        reading = median_ms(lambda: revision_store.event_history(engine, PROGRAMME), 20)
+        print(f"read history: {reading:.2f} ms")
         print("sentences (change_entries): "
               f"{median_ms(lambda: changes.change_entries(PROGRAMME, revisions.programme, history), 20):.2f} ms")
         entries = changes.change_entries(PROGRAMME, revisions.programme, history)

@@ -14,7 +14,7 @@ import zoneinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from week_planner import create_app, store
+from week_planner import create_app, revision_store
 from week_planner.publish import feeds
 from week_planner.publish.feed_service import feed_service
 from week_planner.schedule.loading import load_file
@@ -42,7 +42,8 @@ def main() -> None:
 
     programme = load_file(SAMPLE).programme
     snapshots = feeds.occurrence_snapshots(programme)
-    revisions = [store.Revision(programme.id, key, snapshot["event"], 0, snapshot, False,
+    revisions = [revision_store.Revision(
+            programme.id, key, snapshot["event"], 0, snapshot, False,
                                 NOW, NOW) for key, snapshot in snapshots.items()]
     meta = feeds.programme_snapshot(programme)
     info = feeds.FeedInfo(programme.title, programme.description, "https://x/p.ics",

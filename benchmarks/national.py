@@ -58,7 +58,7 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
     import zoneinfo
     zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as the tests use
 
-    from week_planner import create_app, store
+    from week_planner import create_app, revision_store, store
     from week_planner.schedule.registry import registry_of
     from week_planner.schedule.watching import start_watching
     from week_planner.web.pages import page_cache
@@ -66,7 +66,7 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
 
     figures: dict = {"memory_before_mb": memory_mb()[0]}
     synced = [0.0, 0.0]
-    real_sync = store.sync_programmes
+    real_sync = revision_store.sync_programmes
 
     def timed_sync(*args, **kwargs):
         began, cpu = time.perf_counter(), time.process_time()
@@ -84,7 +84,7 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
         figures[f"{name}_s"] = time.perf_counter() - began
         figures[f"{name}_cpu_s"] = time.process_time() - cpu
 
-    store.sync_programmes = timed_sync
+    revision_store.sync_programmes = timed_sync
     made = {}
 
     def make_app() -> None:
@@ -114,7 +114,7 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
         figures[f"cold_start_{unit}"] = sum(figures[f"{part}_{unit}"] for part in (
             "app_and_schema", "load_and_sync", "feeds"))
     figures["memory_cold_mb"], _ = memory_mb()
-    store.sync_programmes = real_sync
+    revision_store.sync_programmes = real_sync
 
     timed("pages", lambda: ask_every("/{}/"))
     figures["memory_pages_mb"], figures["memory_peak_mb"] = memory_mb()

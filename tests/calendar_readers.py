@@ -26,8 +26,8 @@ import recurring_ical_events
 import vobject
 import vobject.icalendar
 
-from week_planner import store
 from week_planner.publish import feeds
+from week_planner.revision_store import ProgrammeRevisions
 
 ROOT = Path(__file__).resolve().parent.parent
 ICALJS_DUMP = Path(__file__).resolve().parent / "icaljs_dump.mjs"
@@ -225,7 +225,7 @@ def libical_problems(data: bytes) -> list[str]:
 
 # ------------------------------------------------------------------------ side by side
 
-def expected_events(programme, revisions: store.ProgrammeRevisions, keys=None) -> list[tuple]:
+def expected_events(programme, revisions: ProgrammeRevisions, keys=None) -> list[tuple]:
     """What every reader must find, from the model and the stored sequences."""
     sequences = {r.occurrence_key: r.sequence for r in revisions.revisions}
     status = {"scheduled": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}

@@ -8,7 +8,7 @@ import threading
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
 
-from week_planner import store
+from week_planner import revision_store, store
 
 
 def test_schema_is_created_on_both_databases(database_url):
@@ -71,7 +71,7 @@ def _rounds() -> list[dict]:
     return [first, second, third]
 
 
-def _comparable(revisions: store.ProgrammeRevisions) -> tuple:
+def _comparable(revisions: revision_store.ProgrammeRevisions) -> tuple:
     return (revisions.programme, revisions.version, revisions.removed_at,
             revisions.updated_at,
             [(r.occurrence_key, r.event_id, r.sequence, r.snapshot, r.removed, r.created_at,
@@ -87,23 +87,24 @@ def test_syncing_many_programmes_at_once_records_what_one_by_one_does(database_u
     start = dt.datetime(2025, 8, 20, 6, tzinfo=dt.timezone.utc)
     for number, occurrences in enumerate(_rounds()):
         now = start + dt.timedelta(hours=number)
-        batch = store.sync_programmes(engine, [
-            store.ProgrammeSync(f"batch-{name}", None if found is None else f"v{number}",
+        batch = revision_store.sync_programmes(engine, [
+            revision_store.ProgrammeSync(
+                    f"batch-{name}", None if found is None else f"v{number}",
                                 None if found is None else {"title": name}, found)
             for name, found in occurrences.items()], now)
         for name, found in occurrences.items():
-            alone = store.sync_revisions(
+            alone = revision_store.sync_revisions(
                 engine, f"alone-{name}", None if found is None else f"v{number}",
                 None if found is None else {"title": name}, found, now)
             assert _comparable(batch[f"batch-{name}"]) == _comparable(alone)
-            assert _comparable(store.load_revisions(engine, f"batch-{name}")) == \
+            assert _comparable(revision_store.load_revisions(engine, f"batch-{name}")) == \
                 _comparable(alone)
     for name in ("p1", "p2", "p3"):
-        assert store.event_history(engine, f"batch-{name}") == \
-            store.event_history(engine, f"alone-{name}")
-    moved = next(r for r in store.load_revisions(engine, "batch-p1").revisions
+        assert revision_store.event_history(engine, f"batch-{name}") == \
+            revision_store.event_history(engine, f"alone-{name}")
+    moved = next(r for r in revision_store.load_revisions(engine, "batch-p1").revisions
                  if r.occurrence_key == "a")
     assert (moved.sequence, moved.past_categories) == (1, frozenset({"talk"}))
-    gone = store.load_revisions(engine, "batch-p3")
+    gone = revision_store.load_revisions(engine, "batch-p3")
     assert gone.removed_at is not None and all(r.removed for r in gone.revisions)
     engine.dispose()

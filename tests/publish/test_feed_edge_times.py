@@ -27,7 +27,7 @@ from calendar_readers import (
     require_libical,
 )
 
-from week_planner import create_app, store
+from week_planner import create_app, revision_store, store
 from week_planner.publish import feeds
 from week_planner.schedule import jalali
 from week_planner.tokens import make_my_token
@@ -103,7 +103,7 @@ def edge_feed_files(app, client, tmp_path: Path) -> dict[Path, list[tuple]]:
     files = {}
     for programme_id in ("edge-1400-shahrivar", "edge-1400-farvardin"):
         programme = programme_of(app, programme_id)
-        revisions = store.load_revisions(store.app_engine(app), programme_id)
+        revisions = revision_store.load_revisions(store.app_engine(app), programme_id)
         events = [event.id for event in programme.events]
         urls = {"whole": (f"/{programme_id}.ics", None)}
         for category in programme.categories:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from week_planner import store
+from week_planner import revision_store
 from week_planner.publish import feeds, ical_text
 from week_planner.schedule.loading import load_file
 
@@ -118,7 +118,8 @@ def _entries(programme, sequence: int = 0, cancelled_every: int = 0) -> list[fee
     snapshots = feeds.occurrence_snapshots(programme)
     entries = []
     for number, (key, snapshot) in enumerate(sorted(snapshots.items())):
-        revision = store.Revision(programme.id, key, snapshot["event"], sequence + number % 3,
+        revision = revision_store.Revision(
+                programme.id, key, snapshot["event"], sequence + number % 3,
                                   snapshot, False, T0, T0 + dt.timedelta(minutes=number))
         cancelled = bool(cancelled_every) and number % cancelled_every == 0
         entries.append(feeds.Entry(revision, cancelled or snapshot["status"] == "cancelled"))
@@ -209,7 +210,7 @@ def test_any_feed_is_written_as_icalendar_writes_it(title, description, found, c
     entries = []
     for number, snapshot in enumerate(found):
         key = f"{snapshot['event']}@{number}"
-        revision = store.Revision("p", key, snapshot["event"], sequence, snapshot,
+        revision = revision_store.Revision("p", key, snapshot["event"], sequence, snapshot,
                                   False, T0, T0 + dt.timedelta(seconds=sequence))
         entries.append(feeds.Entry(revision, cancelled[number % len(cancelled)]
                                    if cancelled else False))

@@ -30,7 +30,7 @@ import lxml.html
 import pytest
 from calendar_readers import disagreements, expected_events, read_with_icaljs
 
-from week_planner import create_app, store
+from week_planner import create_app, revision_store, store
 from week_planner.publish import feeds
 from week_planner.publish.feed_service import feed_service
 from week_planner.schedule.loading import load_file
@@ -128,7 +128,7 @@ def write_all_feeds(app, client, tmp_path: Path) -> dict[Path, list[tuple]]:
     for programme in app.extensions["week_planner.registry"].programmes():
         some_events = [event.id for event in programme.events][::2]
         token = make_my_token(app, programme.id, some_events)
-        revisions = store.load_revisions(store.app_engine(app), programme.id) \
+        revisions = revision_store.load_revisions(store.app_engine(app), programme.id) \
             if feed_service(app).stored(programme.id) else None
         for name, url in feed_urls(programme, token).items():
             path = out / f"{programme.id}--{name}.ics"
@@ -174,7 +174,7 @@ def test_readers_agree_after_changes_and_removals(tmp_path, folder):
     out.write_bytes(get_ok(client, "/dst-1398-shahrivar.ics"))
 
     programme = app.extensions["week_planner.registry"].get("dst-1398-shahrivar")
-    revisions = store.load_revisions(store.app_engine(app), programme.id)
+    revisions = revision_store.load_revisions(store.app_engine(app), programme.id)
     expected = expected_events(programme, revisions)
     removed = [occ for occ in original.occurrences()
                if occ.key == "peoples-visits@2019-09-21"]
@@ -222,7 +222,7 @@ def _replace_vtimezone(data: bytes, replacement: bytes) -> bytes:
 
 def _dst_feed_files(feed_app, feed_client, tmp_path, transform) -> dict[Path, list[tuple]]:
     programme = feed_app.extensions["week_planner.registry"].get("dst-1398-shahrivar")
-    revisions = store.load_revisions(store.app_engine(feed_app), programme.id) \
+    revisions = revision_store.load_revisions(store.app_engine(feed_app), programme.id) \
         if feed_service(feed_app).stored(programme.id) else None
     path = tmp_path / "dst.ics"
     path.write_bytes(transform(get_ok(feed_client, f"/{programme.id}.ics")))
@@ -569,7 +569,7 @@ def test_changes_reach_clients_and_survive_restarts(tmp_path, folder):
         assert changed[uid].to_ical() == first[uid].to_ical()
 
     # What changed is kept in full, for the changelog and change notices.
-    history = store.event_history(store.app_engine(app), "khalilabad-1404")
+    history = revision_store.event_history(store.app_engine(app), "khalilabad-1404")
     moved = [h for h in history if h["occurrence_key"] == "think-tank"]
     assert [h["kind"] for h in moved] == ["added", "changed"]
     assert moved[1]["previous"]["start"] == "2025-09-07T16:00:00+03:30"
@@ -642,10 +642,10 @@ def test_syncing_the_same_change_twice_bumps_sequence_once(tmp_path):
     programme = load_file(SAMPLE).programme
     snapshots = feeds.occurrence_snapshots(programme)
     meta = feeds.programme_snapshot(programme)
-    store.sync_revisions(engines[0], programme.id, "v1", meta, snapshots, T0)
+    revision_store.sync_revisions(engines[0], programme.id, "v1", meta, snapshots, T0)
     snapshots["think-tank"] = {**snapshots["think-tank"], "title": "عنوان تازه"}
     for engine in engines:
-        result = store.sync_revisions(engine, programme.id, "v2", meta, snapshots,
+        result = revision_store.sync_revisions(engine, programme.id, "v2", meta, snapshots,
                                       T0 + dt.timedelta(hours=1))
         assert {r.occurrence_key: r.sequence for r in result.revisions}["think-tank"] == 1
 
@@ -695,7 +695,7 @@ def test_two_processes_loading_the_same_change_bump_sequence_once(tmp_path, fold
     for racer, (out, err) in zip(racers, outputs):
         assert racer.returncode == 0, err
         assert out.strip() == "1"
-    history = [h for h in store.event_history(store.app_engine(app), "khalilabad-1404")
+    history = [h for h in revision_store.event_history(store.app_engine(app), "khalilabad-1404")
                if h["occurrence_key"] == "think-tank"]
     assert [(h["kind"], h["sequence"]) for h in history] == [("added", 0), ("changed", 1)]
 
@@ -927,7 +927,7 @@ def test_any_text_comes_back_as_written(title, description, venue):
         "description": description, "hosts": [], "status": "scheduled", "url": None,
         "reminders": [3600],
     }
-    revision = store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
+    revision = revision_store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
     programme = {"timezone": "Asia/Tehran", "description": description}
     data = feeds.build_feed(feeds.FeedInfo(title, description, "https://x/p.ics", "https://x/p/"),
                             programme, [feeds.Entry(revision, False)], programme_id="p",
@@ -965,7 +965,7 @@ def test_a_utc_programme_needs_no_vtimezone():
                 "timezone": "UTC", "all_day": False, "start": "2025-09-02T08:00:00+00:00",
                 "end": "2025-09-02T09:00:00+00:00", "venue": None, "description": None,
                 "hosts": [], "status": "scheduled", "url": None, "reminders": []}
-    revision = store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
+    revision = revision_store.Revision("p", "e", "e", 0, snapshot, False, T0, T0)
     data = feeds.build_feed(feeds.FeedInfo("p", None, "https://x/p.ics", "https://x/p/"),
                             {"timezone": "UTC"}, [feeds.Entry(revision, False)],
                             programme_id="p", base_url="https://x", current_phase="before")
@@ -975,7 +975,7 @@ def test_a_utc_programme_needs_no_vtimezone():
 
 def test_loading_a_programme_records_its_revisions_before_any_feed_is_asked(feed_app):
     assert feed_app.test_client().get("/khalilabad-1404/").status_code == 200
-    revisions = store.load_revisions(store.app_engine(feed_app), "khalilabad-1404")
+    revisions = revision_store.load_revisions(store.app_engine(feed_app), "khalilabad-1404")
     assert len(revisions.revisions) == 14
     assert {r.sequence for r in revisions.revisions} == {0}
     assert revisions.programme["title"] == "هفته تعاون ۱۴۰۴ شهرستان خلیل‌آباد"
@@ -996,9 +996,9 @@ def test_a_programme_that_cannot_be_recorded_leaves_the_others_recorded(
     app = make_app(tmp_path, folder, clock)
     assert app.test_client().get("/").status_code == 200
     engine = store.app_engine(app)
-    assert sorted(store.stored_programme_ids(engine)) == [
+    assert sorted(revision_store.stored_programme_ids(engine)) == [
         "dst-1398-shahrivar", "khalilabad-1404"]
-    assert len(store.load_revisions(engine, "khalilabad-1404").revisions) == 14
+    assert len(revision_store.load_revisions(engine, "khalilabad-1404").revisions) == 14
     monkeypatch.setattr(feeds, "occurrence_snapshots", real)
     get_ok(app.test_client(), "/dst-1398-farvardin.ics")  # recorded when asked for
 
@@ -1012,10 +1012,11 @@ def test_a_removed_occurrence_that_comes_back_is_restored_with_a_new_sequence(tm
     fewer = {key: value for key, value in everything.items() if key != "taxi-parade"}
     moments = [T0 + dt.timedelta(hours=hours) for hours in range(3)]
     for snapshots, moment in zip((everything, fewer, everything), moments):
-        result = store.sync_revisions(engine, programme.id, "v", meta, snapshots, moment)
+        result = revision_store.sync_revisions(
+                engine, programme.id, "v", meta, snapshots, moment)
     parade = next(r for r in result.revisions if r.occurrence_key == "taxi-parade")
     assert (parade.sequence, parade.removed, parade.modified_at) == (2, False, moments[2])
-    kinds = [h["kind"] for h in store.event_history(engine, programme.id)
+    kinds = [h["kind"] for h in revision_store.event_history(engine, programme.id)
              if h["occurrence_key"] == "taxi-parade"]
     assert kinds == ["added", "removed", "restored"]
 

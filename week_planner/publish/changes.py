@@ -1,7 +1,7 @@
 """The public changelog of a programme: stored revision history → Persian sentences.
 
 ``change_entries(programme_id, programme, history, withdrawn_at)`` turns the rows of
-``store.event_history`` (oldest first) into ``ChangeEntry`` values, newest first, each
+``revision_store.event_history`` (oldest first) into ``ChangeEntry`` values, newest first, each
 saying plainly what changed, e.g. «رژه خودروهای تعاونی تاکسی بی‌سیم: از شنبه ۱۵ شهریور
 ساعت ۱۶:۰۰ به ساعت ۱۶:۳۰ منتقل شد». ``atom_feed(...)`` makes the Atom bytes of them.
 Both are pure: no database, no clock; web/changes.py serves them.
@@ -299,7 +299,7 @@ def change_entries(programme_id: str, programme: Mapping[str, Any] | None,
                    history: Iterable[Mapping[str, Any]],
                    withdrawn_at: dt.datetime | None = None) -> list[ChangeEntry]:
     """The changelog, newest first. ``programme`` is the stored programme snapshot
-    (for its title), ``history`` the rows of ``store.event_history`` (oldest first),
+    (for its title), ``history`` the rows of ``revision_store.event_history`` (oldest first),
     ``withdrawn_at`` when the schedule file was deleted (None while it is served)."""
     title = (programme or {}).get("title") or programme_id
     rows = sorted(history, key=lambda r: r["changed_at"])  # stable: keeps the id order

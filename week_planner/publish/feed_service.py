@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Hashable
 
-from week_planner import store
+from week_planner import revision_store, store
 from week_planner.clock import EPOCH, current_time
 from week_planner.publish import feeds
 from week_planner.schedule.model import Programme
@@ -43,7 +43,7 @@ def feed_service(app) -> FeedService:
 class Stored:
     """A programme's stored revisions, with a token that changes when any of them does."""
 
-    revisions: store.ProgrammeRevisions
+    revisions: revision_store.ProgrammeRevisions
     token: str
 
 
@@ -92,7 +92,7 @@ class FeedService:
                 if not batch:
                     continue
                 try:
-                    found = store.sync_programmes(
+                    found = revision_store.sync_programmes(
                         store.app_engine(self.app),
                         [self._sync_of(programme_id, programme)
                          for programme_id, programme in batch], current_time(self.app))
@@ -118,12 +118,13 @@ class FeedService:
             programme_id in self._stored
 
     @staticmethod
-    def _sync_of(programme_id: str, programme: Programme | None) -> store.ProgrammeSync:
+    def _sync_of(programme_id: str,
+                 programme: Programme | None) -> revision_store.ProgrammeSync:
         if programme is None:
-            return store.ProgrammeSync(programme_id, None, None, None)
-        return store.ProgrammeSync(programme_id, programme.version,
-                                   feeds.programme_snapshot(programme),
-                                   feeds.occurrence_snapshots(programme))
+            return revision_store.ProgrammeSync(programme_id, None, None, None)
+        return revision_store.ProgrammeSync(programme_id, programme.version,
+                                            feeds.programme_snapshot(programme),
+                                            feeds.occurrence_snapshots(programme))
 
     def sync(self, programme_id: str, programme: Programme | None) -> Stored | None:
         """Record the programme's occurrences (``None``: its file is gone)."""
@@ -135,11 +136,11 @@ class FeedService:
             engine = store.app_engine(self.app)
             for attempt in range(SYNC_ATTEMPTS):
                 try:
-                    revisions = store.sync_programmes(
+                    revisions = revision_store.sync_programmes(
                         engine, [self._sync_of(programme_id, programme)],
                         current_time(self.app))[programme_id]
                     break
-                except store.RevisionConflict:
+                except revision_store.RevisionConflict:
                     # Another process recorded the same change first; read its result.
                     if attempt == SYNC_ATTEMPTS - 1:
                         raise
@@ -147,7 +148,7 @@ class FeedService:
             self._synced[programme_id] = self._marker(programme)
             return stored
 
-    def _remember(self, revisions: store.ProgrammeRevisions) -> Stored:
+    def _remember(self, revisions: revision_store.ProgrammeRevisions) -> Stored:
         digest = hashlib.sha256(repr((
             revisions.programme, revisions.removed_at,
             [(r.occurrence_key, r.sequence, r.removed, r.modified_at, r.past_categories)
@@ -176,7 +177,8 @@ class FeedService:
         with self._lock:
             if programme_id not in self._stored:
                 # Not in the folder since this process started: known only to the store.
-                revisions = store.load_revisions(store.app_engine(self.app), programme_id)
+                revisions = revision_store.load_revisions(
+                        store.app_engine(self.app), programme_id)
                 if revisions.programme is None:
                     return None
                 if revisions.removed_at is None and self._folder_all_good(registry):

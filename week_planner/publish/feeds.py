@@ -1,6 +1,6 @@
 """Programme → iCalendar bytes.
 
-Feeds are built from the stored revisions (``store.Revision``), not from the model
+Feeds are built from the stored revisions (``revision_store.Revision``), not from the model
 directly, so that an occurrence removed from its file — or a whole deleted file — is still
 published as ``STATUS:CANCELLED`` with a bumped ``SEQUENCE``. The model side is
 ``programme_snapshot`` and ``occurrence_snapshots``: the user-visible fields the store
@@ -147,7 +147,7 @@ class Selection:
 
 @dataclass(frozen=True)
 class Entry:
-    revision: Any  # store.Revision
+    revision: Any  # revision_store.Revision
     cancelled: bool
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from week_planner import store
+from week_planner import revision_store, store
 from week_planner.clock import EPOCH, current_time
 from week_planner.publish import changes
 from week_planner.publish.feed_service import Stored, feed_service
@@ -46,7 +46,8 @@ def _stored(programme_id: str) -> Stored:
 
 def _entries(stored: Stored) -> list[changes.ChangeEntry]:
     revisions = stored.revisions
-    history = store.event_history(store.app_engine(current_app), revisions.programme_id)
+    history = revision_store.event_history(
+            store.app_engine(current_app), revisions.programme_id)
     return changes.change_entries(revisions.programme_id, revisions.programme, history,
                                   revisions.removed_at)
 
