@@ -69,6 +69,23 @@ def test_processes_upgrading_together_upgrade_once(database_url):
     engine.dispose()
 
 
+def test_the_newest_migration_named_in_the_code_is_alembics():
+    assert store.MIGRATIONS_HEAD == HEAD
+
+
+def test_a_start_on_an_upgraded_database_does_not_load_alembic(tmp_path):
+    """Alembic's import is half a second of every start: a database at the newest
+    migration is only read."""
+    code = ("import sys; from week_planner import store; "
+            "store.create_schema(store.engine_for(sys.argv[1])); "
+            "print('alembic' in sys.modules)")
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    loaded = [subprocess.run([sys.executable, "-c", code, url], capture_output=True,
+                             text=True, timeout=60, check=True).stdout.strip()
+              for _ in range(2)]
+    assert loaded == ["True", "False"]
+
+
 def test_db_upgrade_command(tmp_path, monkeypatch):
     monkeypatch.setenv("WEEK_PLANNER_INSTANCE_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["db", "upgrade"])
