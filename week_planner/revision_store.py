@@ -98,10 +98,12 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
 
 
 class _Writes(NamedTuple):
-    """Rows to insert, in the order they were decided (the changelog's ids follow it)."""
+    """Rows to insert, in the order they were decided (the changelog's ids follow it),
+    and the programmes whose rows were written."""
     revisions: list[dict]
     changes: list[dict]
     programmes: list[dict]
+    written: set[str]
 
 
 def _sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
@@ -117,7 +119,7 @@ def _sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
                 stored[row.programme_id][row.occurrence_key] = row
             programme_rows.update((row.programme_id, row) for row in connection.execute(
                 select(feed_programmes).where(feed_programmes.c.programme_id.in_(chunk))))
-        writes = _Writes([], [], [])
+        writes = _Writes([], [], [], set())
         for sync in programmes:
             _sync_occurrences(connection, sync, stored[sync.programme_id], now, writes)
             _sync_programme(connection, sync, programme_rows.get(sync.programme_id), now,
@@ -127,7 +129,12 @@ def _sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
                             (feed_programmes, writes.programmes)):
             if rows:
                 connection.execute(table.insert(), rows)
-        return _read(connection, ids)
+                writes.written.update(row["programme_id"] for row in rows)
+        # What nothing was written for is as it was just read (most of a restart).
+        return _read(connection, ids, {
+            programme_id: (programme_rows.get(programme_id),
+                           list(stored[programme_id].values()))
+            for programme_id in ids if programme_id not in writes.written})
 
 
 def _sync_occurrences(connection: Connection, sync: ProgrammeSync, stored: dict,
@@ -165,6 +172,7 @@ def _bump(connection: Connection, row, text: str, digest: str, removed: bool,
                 snapshot=text, removed=removed, modified_at=now))
     if result.rowcount != 1:
         raise RevisionConflict(f"{row.programme_id}/{row.occurrence_key} changed meanwhile")
+    writes.written.add(row.programme_id)
     writes.changes.append(_change(row.programme_id, row.occurrence_key, row.event_id,
                                   row.sequence + 1, kind, text,
                                   _canonical_json(json.loads(row.snapshot)), now))
@@ -188,6 +196,7 @@ def _sync_programme(connection: Connection, sync: ProgrammeSync, row, now: dt.da
         if row is not None and row.removed_at is None:
             connection.execute(feed_programmes.update().where(
                 feed_programmes.c.programme_id == programme_id).values(removed_at=now))
+            writes.written.add(programme_id)
         return
     text = _canonical_json(programme)
     if row is None:
@@ -200,21 +209,31 @@ def _sync_programme(connection: Connection, sync: ProgrammeSync, row, now: dt.da
             snapshot=text, version=version or "",
             updated_at=now if row.snapshot != text or row.removed_at else row.updated_at,
             removed_at=None))
+        writes.written.add(programme_id)
 
 
-def _read(connection: Connection, ids: list[str]) -> dict[str, ProgrammeRevisions]:
-    """The stored revisions of each of ``ids``, read with a few queries for all."""
-    programme_rows = {}
+def _read(connection: Connection, ids: list[str],
+          known: Mapping[str, tuple[Any, list]] | None = None
+          ) -> dict[str, ProgrammeRevisions]:
+    """The stored revisions of each of ``ids``, read with a few queries for all; ``known``
+    maps some of them to their programme row and revision rows, read already."""
+    known = known or {}
+    programme_rows = {programme_id: row for programme_id, (row, _) in known.items()
+                      if row is not None}
     revision_rows: dict[str, list] = {programme_id: [] for programme_id in ids}
+    for programme_id, (_, rows) in known.items():
+        revision_rows[programme_id].extend(rows)
     past: dict[tuple[str, str], set[str]] = {}
     for chunk in _chunks(ids):
-        programme_rows.update((row.programme_id, row) for row in connection.execute(
-            select(feed_programmes).where(feed_programmes.c.programme_id.in_(chunk))))
-        for row in connection.execute(
-                select(event_revisions).where(event_revisions.c.programme_id.in_(chunk))
-                .order_by(event_revisions.c.programme_id,
-                          event_revisions.c.occurrence_key)):
-            revision_rows[row.programme_id].append(row)
+        unread = [programme_id for programme_id in chunk if programme_id not in known]
+        if unread:
+            programme_rows.update((row.programme_id, row) for row in connection.execute(
+                select(feed_programmes).where(feed_programmes.c.programme_id.in_(unread))))
+            for row in connection.execute(select(event_revisions).where(
+                    event_revisions.c.programme_id.in_(unread))):
+                revision_rows[row.programme_id].append(row)
+        for programme_id in chunk:  # in code point order, whatever the database's collation
+            revision_rows[programme_id].sort(key=lambda row: row.occurrence_key)
         # Only a changed occurrence (SEQUENCE above 0) has a past category.
         changed = [programme_id for programme_id in chunk
                    if any(row.sequence for row in revision_rows[programme_id])]
