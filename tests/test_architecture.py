@@ -22,7 +22,7 @@ FLOORS = {
     "web": 4,  # HTTP
     "top": 5,  # the app factory, the command line, the gunicorn hooks
 }
-GROUND = {"config", "store", "revision_store", "clock", "tokens", "faults"}
+GROUND = {"config", "store", "revision_store", "kept", "clock", "tokens", "faults"}
 TOP = {"week_planner", "cli", "gunicorn_hooks"}
 PURE_ROOMS = {"schedule", "publish"}  # no Flask, no SQLAlchemy
 WEB_OR_DATABASE = {"flask", "werkzeug", "sqlalchemy", "alembic", "flask_wtf", "wtforms"}

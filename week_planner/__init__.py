@@ -12,7 +12,9 @@ from typing import Any, Mapping
 from flask import Flask
 
 from week_planner.config import ConfigError, load_settings
+from week_planner.kept import kept_files
 from week_planner.schedule import jalali
+from week_planner.schedule.kept_loads import KeptLoads
 from week_planner.schedule.registry import REGISTRY_EXTENSION, Registry, registry_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,11 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             channels = channel_names(app.config["CHANNELS"])
         except ChannelsError as error:
             raise ConfigError(f"WEEK_PLANNER_CHANNELS: {error}") from None
+    kept_loads = kept_files(app, "loads")
     app.extensions[REGISTRY_EXTENSION] = Registry(
         app.config["SCHEDULES_DIR"], interval=app.config["RELOAD_INTERVAL"],
         channels=channels, settle=app.config["SCHEDULE_SETTLE_SECONDS"],
         gone_grace=app.config["SCHEDULE_GONE_GRACE_SECONDS"],
-        extra_files=[app.config["DEMO_SCHEDULE"]] if app.config["DEMO_SCHEDULE"] else [])
+        extra_files=[app.config["DEMO_SCHEDULE"]] if app.config["DEMO_SCHEDULE"] else [],
+        kept=None if kept_loads is None else KeptLoads(kept_loads))
 
     for name in ("to_persian_digits", "format_date", "format_date_range", "format_time",
                  "format_time_range", "format_gregorian", "iso_jalali", "weekday_name",

@@ -19,6 +19,7 @@ from typing import Hashable
 
 from week_planner import revision_store, store
 from week_planner.clock import EPOCH, current_time
+from week_planner.kept import KeptFiles, code_fingerprint, stable_text
 from week_planner.publish import feeds
 from week_planner.schedule.model import Programme
 from week_planner.schedule.registry import registry_of
@@ -55,9 +56,12 @@ class BuiltFeed:
 
 
 class FeedService:
-    def __init__(self, app, max_feeds: int = 512):
+    def __init__(self, app, max_feeds: int = 512, kept: KeptFiles | None = None):
+        """``kept`` keeps every feed built on disk as well, by what it was built from,
+        so that a restart does not build the unchanged ones again."""
         self.app = app
         self.max_feeds = max_feeds
+        self.kept = kept
         self._stored: dict[str, Stored] = {}
         self._synced: dict[str, str] = {}  # programme id → version synced, or GONE
         self._feeds: OrderedDict[Hashable, BuiltFeed] = OrderedDict()
@@ -150,7 +154,7 @@ class FeedService:
 
     def _remember(self, revisions: revision_store.ProgrammeRevisions) -> Stored:
         digest = hashlib.sha256(repr((
-            revisions.programme, revisions.removed_at,
+            revisions.programme, revisions.removed_at, revisions.updated_at,
             [(r.occurrence_key, r.sequence, r.removed, r.modified_at, r.past_categories)
              for r in revisions.revisions])).encode("utf-8")).hexdigest()
         stored = Stored(revisions, digest)
@@ -204,8 +208,12 @@ class FeedService:
             if found is not None:
                 self._feeds.move_to_end(key)
                 return found
-        built = build()
-        self.builds += 1
+        built = self._kept_feed(key)
+        if built is None:
+            built = build()
+            self.builds += 1
+            if self.kept is not None:
+                self.kept.put(self._kept_key(key), _kept_form(built))
         if not remember:
             return built
         with self._lock:
@@ -213,6 +221,34 @@ class FeedService:
             while len(self._feeds) > self.max_feeds:
                 self._feeds.popitem(last=False)
         return built
+
+    def _kept_key(self, key: Hashable) -> str:
+        hasher = hashlib.sha256(code_fingerprint(
+            ("schedule", "publish"), ("icalendar", "tzdata", "jdatetime", "Babel")).encode())
+        hasher.update(stable_text((key, self.app.config["BASE_URL"],
+                                   self.app.config["CANCELLED_RETENTION_DAYS"]))
+                      .encode("utf-8", "surrogatepass"))
+        return hasher.hexdigest()
+
+    def _kept_feed(self, key: Hashable) -> BuiltFeed | None:
+        if self.kept is None:
+            return None
+        payload = self.kept.get(self._kept_key(key))
+        if payload is None:
+            return None
+        try:
+            etag, last_modified, body = payload.split(b"\n", 2)
+            return BuiltFeed(body, etag.decode("ascii"),
+                             dt.datetime.fromisoformat(last_modified.decode("ascii")))
+        except ValueError:
+            return None
+
+
+def _kept_form(built: BuiltFeed) -> bytes:
+    """``built`` as kept on disk: its ETag and Last-Modified on a line each, then its
+    body."""
+    return (f"{built.etag}\n{built.last_modified.isoformat()}\n".encode("ascii") +
+            built.body)
 
 
 def built_feed(app, programme_id: str, selection: feeds.Selection, name_for,

@@ -136,6 +136,17 @@ class Programme:
         object.__setattr__(self, "_events_by_id",
                            MappingProxyType({event.id: event for event in self.events}))
 
+    def __getstate__(self) -> dict:
+        """For pickling (schedule/kept_loads.py): the read-only mappings as plain dicts,
+        wrapped again by ``__setstate__``."""
+        return {name: dict(value) if isinstance(value, MappingProxyType) else value
+                for name, value in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, MappingProxyType(value)
+                               if isinstance(value, dict) else value)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

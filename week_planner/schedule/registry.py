@@ -37,14 +37,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from week_planner.schedule.kept_loads import KeptLoads
 from week_planner.schedule.loading import (
     LoadResult,
     add_duplicate_id_problems,
     load_file,
+    load_text,
     schedule_files,
 )
 from week_planner.schedule.model import Programme
 from week_planner.schedule.problems import LOAD_CRASHED, MANY_EVENTS_REMOVED, Problem
+from week_planner.schedule.rules import MAX_FILE_BYTES
 from week_planner.schedule.yaml_reading import cyclic_gc_paused
 
 log = logging.getLogger(__name__)
@@ -99,13 +102,14 @@ class Registry:
                  channels: Iterable[str] | None = None,
                  settle: float = 0.0, gone_grace: float = 0.0,
                  wall_clock: Callable[[], float] = time.time,
-                 extra_files: Iterable[str | Path] = ()):
+                 extra_files: Iterable[str | Path] = (), kept: KeptLoads | None = None):
         """``settle`` and ``gone_grace`` (seconds) default to 0, applying every change at
         once, as a script or a test reading a folder expects; the service passes its
         settings (``SCHEDULE_SETTLE_SECONDS``, ``SCHEDULE_GONE_GRACE_SECONDS``).
         ``clock`` measures intervals; ``wall_clock`` is compared with file times.
         ``extra_files`` are served beside the folder's (the demonstration programme of
-        ``week-planner serve --demo``), never written into it."""
+        ``week-planner serve --demo``), never written into it. ``kept`` keeps checked
+        files on disk, so that a restart does not check unchanged files again."""
         self.folder = Path(folder)
         self.extra_files = tuple(Path(path) for path in extra_files)
         self.interval = interval
@@ -114,6 +118,7 @@ class Registry:
         self.channels = channels
         self.settle = settle
         self.gone_grace = gone_grace
+        self.kept = kept
         self._snapshot = Snapshot()
         self._checked_at: float | None = None
         self._scanned = False  # True once a first look has been published
@@ -326,7 +331,7 @@ class Registry:
         display = self._display(path)
         good = previous.good if previous else None
         try:
-            result = load_file(path, display_name=display, channels=self.channels)
+            result = self._load_file(path, display)
         except Exception:
             # load_file must not raise for anything in a file. If it does anyway, the file
             # is reported like one with an error, and kept until it changes: its traceback
@@ -347,6 +352,22 @@ class Registry:
             log.warning("%s", problem.format("en"))
         loaded_at = previous.loaded_at if previous else dt.datetime.now(dt.timezone.utc)
         return FileState(name, signature, result, good, loaded_at, result, digest, wall)
+
+    def _load_file(self, path: Path, display: str) -> LoadResult:
+        """``load_file``, or the kept result of loading the same bytes."""
+        if self.kept is None:
+            return load_file(path, display_name=display, channels=self.channels)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            return load_file(path, display_name=display, channels=self.channels)
+        key = self.kept.key(data, display, self.channels)
+        result = self.kept.get(key)
+        if result is None:
+            result = load_text(data, display, channels=self.channels)
+            self.kept.put(key, result)
+        return result
 
     def _publish(self, old: Snapshot, files: dict[str, FileState]) -> Snapshot:
         """The snapshot serving ``files``: each programme id from one file, and the

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from week_planner.kept import kept_files
 from week_planner.publish import feeds
 from week_planner.publish.feed_service import (
     SERVICE_EXTENSION,
@@ -50,7 +51,7 @@ calendar = Blueprint("calendar", __name__)
 @calendar.record_once
 def _set_up(state) -> None:
     app = state.app
-    service = FeedService(app)
+    service = FeedService(app, kept=kept_files(app, "feeds"))
     app.extensions[SERVICE_EXTENSION] = service
     registry_of(app).on_change(service.on_registry_change)
 

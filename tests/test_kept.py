@@ -1,0 +1,241 @@
+"""Work kept on disk across restarts (week_planner/kept.py): checked schedule files and
+built feeds come back exactly as they were made, only to the service that wrote them,
+never stale, and the folder keeps to its size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from week_planner import create_app, kept
+from week_planner.kept import KeptFiles, code_fingerprint, stable_text
+from week_planner.publish.feed_service import feed_service
+from week_planner.publish.feeds import Selection
+from week_planner.schedule import registry as registry_module
+from week_planner.schedule.kept_loads import KeptLoads
+from week_planner.schedule.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
+SECRET = "a-test-secret-key-of-some-length"
+UTC = dt.timezone.utc
+BEFORE_THE_WEEK = dt.datetime(2025, 8, 20, 6, 0, tzinfo=UTC)
+DURING_THE_WEEK = dt.datetime(2025, 9, 3, 6, 0, tzinfo=UTC)
+
+
+def test_what_is_kept_comes_back_only_to_the_service_that_wrote_it(tmp_path):
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"payload one")
+    assert files.get("a" * 64) == b"payload one"
+    assert files.get("b" * 64) is None
+
+    entry = tmp_path / "kept" / ("a" * 64 + kept.SUFFIX)
+    data = entry.read_bytes()
+    assert KeptFiles(tmp_path / "kept", "another-secret-key-entirely", "test").get(
+        "a" * 64) is None
+    assert KeptFiles(tmp_path / "kept", SECRET, "another purpose").get("a" * 64) is None
+    # Under another name, cut short, or with one byte changed: not used.
+    shutil.copy(entry, tmp_path / "kept" / ("c" * 64 + kept.SUFFIX))
+    assert files.get("c" * 64) is None
+    entry.write_bytes(data[:-1])
+    assert files.get("a" * 64) is None
+    entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert files.get("a" * 64) is None
+    entry.write_bytes(data)
+    assert files.get("a" * 64) == b"payload one"
+
+
+def test_the_folder_keeps_its_size_by_deleting_what_was_used_longest_ago(tmp_path):
+    folder = tmp_path / "kept"
+    files = KeptFiles(folder, SECRET, "test", max_bytes=3500)  # three entries of 1,032
+    for name in "abc":
+        files.put(name * 64, name.encode() * 1000)
+    now = time.time()
+    for name, age in (("a", 100), ("b", 300), ("c", 200)):
+        os.utime(folder / (name * 64 + kept.SUFFIX), (now - age, now - age))
+    assert files.get("a" * 64) == b"a" * 1000  # used now: kept longest
+    files.put("d" * 64, b"d" * 1000)  # 4,128 bytes: pruned to at most 2,625
+    left = sorted(path.name[0] for path in folder.glob("*" + kept.SUFFIX))
+    assert left == ["a", "d"]
+    assert sum(path.stat().st_size for path in folder.iterdir()) <= 3500
+
+
+def test_a_folder_that_cannot_be_written_is_a_miss_not_an_error(tmp_path, caplog):
+    blocker = tmp_path / "kept"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    files = KeptFiles(blocker / "loads", SECRET, "test")
+    with caplog.at_level(logging.WARNING, logger="week_planner.kept"):
+        files.put("a" * 64, b"x")
+        files.put("b" * 64, b"y")
+    assert files.get("a" * 64) is None
+    assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) \
+        == 1 and "nothing can be kept" in caplog.records[0].getMessage()
+
+
+def test_stable_text_is_the_same_whatever_the_order_of_a_set():
+    one = Selection(events=frozenset(["talk", "visit", "award", "parade"]))
+    other = Selection(events=frozenset(["parade", "award", "visit", "talk"]))
+    assert stable_text(("p", one, (("k", True),))) == stable_text(("p", other, (("k", True),)))
+    assert stable_text(Selection(category="visits")) != stable_text(Selection(events=None))
+
+
+def test_the_fingerprint_follows_every_source_file_of_the_loader(tmp_path, monkeypatch):
+    package = tmp_path / "week_planner"
+    (package / "schedule" / "checks").mkdir(parents=True)
+    (package / "schedule" / "loading.py").write_text("A = 1\n", encoding="utf-8")
+    (package / "schedule" / "checks" / "times.py").write_text("B = 1\n", encoding="utf-8")
+    monkeypatch.setattr(kept, "PACKAGE_DIR", package)
+    monkeypatch.setattr(kept, "_fingerprints", {})
+    first = code_fingerprint(("schedule",), ("PyYAML",))
+    assert code_fingerprint(("schedule",), ("PyYAML",)) == first
+    (package / "schedule" / "checks" / "times.py").write_text("B = 2\n", encoding="utf-8")
+    monkeypatch.setattr(kept, "_fingerprints", {})
+    assert code_fingerprint(("schedule",), ("PyYAML",)) != first
+    monkeypatch.setattr(kept, "_fingerprints", {})
+    assert code_fingerprint(("schedule",), ("PyYAML", "jdatetime")) != \
+        code_fingerprint(("schedule",), ("PyYAML",))
+
+
+def test_a_load_is_kept_under_its_bytes_its_name_its_channels_and_the_code(monkeypatch):
+    key = KeptLoads.key(b"programme: x", "schedules/a.yaml", None)
+    assert KeptLoads.key(b"programme: x", "schedules/a.yaml", None) == key
+    assert KeptLoads.key(b"programme: y", "schedules/a.yaml", None) != key
+    assert KeptLoads.key(b"programme: x", "schedules/b.yaml", None) != key
+    assert KeptLoads.key(b"programme: x", "schedules/a.yaml", ["bale"]) != key
+    assert KeptLoads.key(b"programme: x", "schedules/a.yaml", ["bale", "hook"]) == \
+        KeptLoads.key(b"programme: x", "schedules/a.yaml", ["hook", "bale"])
+    monkeypatch.setattr("week_planner.schedule.kept_loads.code_fingerprint",
+                        lambda *args: "another version of the loader")
+    assert KeptLoads.key(b"programme: x", "schedules/a.yaml", None) != key
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / SAMPLE.name)
+    (folder / "broken.yaml").write_text(
+        SAMPLE.read_text(encoding="utf-8").replace("id: khalilabad-1404", "id: broken", 1)
+        .replace('start: "08:00"', 'start: "25:00"', 1), encoding="utf-8")
+    return folder
+
+
+def test_a_restart_reads_the_checked_files_instead_of_checking_them_again(
+        tmp_path, monkeypatch):
+    folder = _folder(tmp_path)
+
+    def registry() -> Registry:
+        return Registry(folder, kept=KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l")))
+
+    first = registry()
+    before = first.snapshot()
+    assert first.kept.files.misses == 2 and first.kept.files.hits == 0
+    assert [p.code for p in first.problems()] and len(before.programmes) == 1
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a kept file was loaded again")
+
+    monkeypatch.setattr(registry_module, "load_text", no_loading)
+    second = registry()
+    after = second.snapshot()
+    assert second.kept.files.hits == 2
+    assert after.programmes == before.programmes
+    assert [p.format("fa") for p in second.problems()] == \
+        [p.format("fa") for p in first.problems()]
+    monkeypatch.undo()
+
+    # A file changed while the service was stopped is loaded again.
+    path = folder / SAMPLE.name
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "title: ", "title: ویرایش‌شده ", 1), encoding="utf-8")
+    third = registry()
+    programme = next(iter(third.snapshot().programmes.values()))
+    assert programme.title.startswith("ویرایش‌شده ")
+    assert (third.kept.files.hits, third.kept.files.misses) == (1, 1)
+
+
+def test_a_kept_entry_that_is_not_a_load_is_not_used(tmp_path):
+    loads = KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l"))
+    key = KeptLoads.key(b"x", "x.yaml", None)
+    loads.files.put(key, pickle.dumps({"not": "a load"}))
+    assert loads.get(key) is None
+    loads.files.put(key, b"not a pickle at all")
+    assert loads.get(key) is None
+
+
+class Clock:
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _app(tmp_path: Path, folder: Path, clock: Clock, instance: str = "instance", **extra):
+    return create_app({
+        "TESTING": True, "SCHEDULES_DIR": str(folder),
+        "INSTANCE_DIR": str(tmp_path / instance), "RELOAD_INTERVAL": 0,
+        "BASE_URL": "https://hafte.example.ir", "SECRET_KEY": SECRET, "CLOCK": clock,
+        **extra})
+
+
+FEEDS = ["/khalilabad-1404.ics", "/khalilabad-1404/categories/visit.ics",
+         "/khalilabad-1404/events/best-cooperatives-award.ics"]
+
+
+def _feeds(app) -> list[tuple[bytes, str, str]]:
+    found = []
+    with app.test_client() as client:
+        for url in FEEDS:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            found.append((response.get_data(), response.headers["ETag"],
+                          response.headers["Last-Modified"]))
+    return found
+
+
+def test_a_restarted_service_serves_the_feeds_it_built_without_building_them(tmp_path):
+    folder = _folder(tmp_path)
+    clock = Clock(BEFORE_THE_WEEK)
+    first = _app(tmp_path, folder, clock)
+    built = _feeds(first)
+    assert feed_service(first).builds == len(FEEDS)
+
+    second = _app(tmp_path, folder, clock)
+    assert _feeds(second) == built
+    assert feed_service(second).builds == 0
+
+    # The week begins: the feeds change, and what the restarted service builds is what a
+    # service that keeps nothing builds.
+    clock.now = DURING_THE_WEEK
+    during = _feeds(second)
+    assert feed_service(second).builds == len(FEEDS)
+    assert during != built
+    keeping_nothing = _app(tmp_path, folder, clock, "instance", KEPT_MB=0)
+    assert _feeds(keeping_nothing) == during
+    assert feed_service(keeping_nothing).builds == len(FEEDS)
+
+
+def test_nothing_is_kept_when_keeping_is_turned_off(tmp_path):
+    folder = _folder(tmp_path)
+    app = _app(tmp_path, folder, Clock(BEFORE_THE_WEEK), "bare", KEPT_MB=0)
+    _feeds(app)
+    assert not (tmp_path / "bare" / "kept").exists()
+    assert app.extensions["week_planner.registry"].kept is None
+
+
+@pytest.mark.parametrize("secret", ["another-secret-key-of-some-length"])
+def test_a_service_with_another_secret_key_builds_everything_again(tmp_path, secret):
+    folder = _folder(tmp_path)
+    clock = Clock(BEFORE_THE_WEEK)
+    built = _feeds(_app(tmp_path, folder, clock))
+    other = _app(tmp_path, folder, clock, SECRET_KEY=secret)
+    assert _feeds(other) == built
+    assert feed_service(other).builds == len(FEEDS)
+    assert other.extensions["week_planner.registry"].kept.files.hits == 0
