@@ -6,6 +6,10 @@ process of its own, so that its memory is its own:
   file, syncing every programme's revisions into the store, building every programme's
   feed (its first request) — each part, and the total (target ≤ 2 s at 450, growing
   linearly);
+- a restart: the same cold start in a new process, with the database and the instance
+  folder the first one left (a deploy, a reboot, a crash: what a service's start
+  usually is). It reads the checked files and built feeds that the first start kept under
+  instance/kept/; one file differs, the one edited below;
 - resident memory after the cold start, and after every programme page has been asked
   for once (target ≤ 150 MB at 450; reported at 4,500);
 - one edited file live: from saving a file (with an mtime already older than the settle
@@ -53,16 +57,22 @@ def memory_mb() -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
-    """Everything for one size, in this (fresh) process."""
+def timed(figures: dict, name: str, function) -> None:
+    """Wall-clock seconds as ``<name>_s``, this process's CPU seconds as ``<name>_cpu_s``
+    (less disturbed by whatever else the machine runs)."""
+    began, cpu = time.perf_counter(), time.process_time()
+    function()
+    figures[f"{name}_s"] = time.perf_counter() - began
+    figures[f"{name}_cpu_s"] = time.process_time() - cpu
+
+
+def cold_start(folder: Path, instance: Path, ids: list[str]) -> tuple[dict, object]:
+    """The cold start's figures, in this (fresh) process, and the app it started."""
     import zoneinfo
     zoneinfo.reset_tzpath(to=[])  # PyPI's tzdata, as the tests use
 
     from week_planner import create_app, revision_store, store
     from week_planner.schedule.registry import registry_of
-    from week_planner.schedule.watching import start_watching
-    from week_planner.web.pages import page_cache
-    from week_planner.web.prepared import prepared_responses
 
     figures: dict = {"memory_before_mb": memory_mb()[0]}
     synced = [0.0, 0.0]
@@ -76,14 +86,6 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
             synced[0] += time.perf_counter() - began
             synced[1] += time.process_time() - cpu
 
-    def timed(name: str, function) -> None:
-        """Wall-clock seconds as ``<name>_s``, this process's CPU seconds as
-        ``<name>_cpu_s`` (less disturbed by whatever else the machine runs)."""
-        began, cpu = time.perf_counter(), time.process_time()
-        function()
-        figures[f"{name}_s"] = time.perf_counter() - began
-        figures[f"{name}_cpu_s"] = time.process_time() - cpu
-
     revision_store.sync_programmes = timed_sync
     made = {}
 
@@ -94,10 +96,10 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
             "BASE_URL": "https://hafte-taavon.example.ir", "SCHEDULE_SETTLE_SECONDS": 2.0})
         store.app_engine(made["app"])
 
-    timed("app_and_schema", make_app)
+    timed(figures, "app_and_schema", make_app)
     app = made["app"]
     registry = registry_of(app)
-    timed("load_and_sync", lambda: registry.refresh(force=True))
+    timed(figures, "load_and_sync", lambda: registry.refresh(force=True))
     figures["sync_s"], figures["sync_cpu_s"] = synced
     figures["load_s"] = figures["load_and_sync_s"] - synced[0]
     figures["load_cpu_s"] = figures["load_and_sync_cpu_s"] - synced[1]
@@ -109,14 +111,32 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
             with client.get(form.format(programme_id)) as response:
                 assert response.status_code == 200, programme_id
 
-    timed("feeds", lambda: ask_every("/{}.ics"))
+    timed(figures, "feeds", lambda: ask_every("/{}.ics"))
     for unit in ("s", "cpu_s"):
         figures[f"cold_start_{unit}"] = sum(figures[f"{part}_{unit}"] for part in (
             "app_and_schema", "load_and_sync", "feeds"))
     figures["memory_cold_mb"], _ = memory_mb()
     revision_store.sync_programmes = real_sync
+    return figures, app
 
-    timed("pages", lambda: ask_every("/{}/"))
+
+def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
+    """Everything for one size, in this (fresh) process."""
+    from week_planner.schedule.registry import registry_of
+    from week_planner.schedule.watching import start_watching
+    from week_planner.web.pages import page_cache
+    from week_planner.web.prepared import prepared_responses
+
+    figures, app = cold_start(folder, instance, ids)
+    registry = registry_of(app)
+    client = app.test_client()
+
+    def ask_every(form: str) -> None:
+        for programme_id in ids:
+            with client.get(form.format(programme_id)) as response:
+                assert response.status_code == 200, programme_id
+
+    timed(figures, "pages", lambda: ask_every("/{}/"))
     figures["memory_pages_mb"], figures["memory_peak_mb"] = memory_mb()
 
     renders = []
@@ -176,8 +196,22 @@ def edit_live(client, folder: Path, programme_id: str, number: int) -> float:
 
 def child(args) -> None:
     ids = json.loads(Path(args.ids).read_text(encoding="utf-8"))
-    figures = measure(Path(args.folder), Path(args.instance), ids)
+    if args.restart:
+        figures, _ = cold_start(Path(args.folder), Path(args.instance), ids)
+    else:
+        figures = measure(Path(args.folder), Path(args.instance), ids)
     print(json.dumps(figures))
+
+
+def run_child(tmp: Path, *flags: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", "--folder", str(tmp / "schedules"),
+         "--instance", str(tmp / "instance"), "--ids", str(tmp / "ids.json"), *flags],
+        capture_output=True, text=True, timeout=3600,
+        env={**os.environ, "WEEK_PLANNER_SCHEDULE_GONE_GRACE_SECONDS": "60"})
+    if done.returncode != 0:
+        raise SystemExit(f"{tmp.name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def growth(values: list[float]) -> str:
@@ -195,6 +229,7 @@ def main() -> None:
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
+    parser.add_argument("--restart", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -208,16 +243,13 @@ def main() -> None:
         try:
             ids = write_national(tmp / "schedules", size, args.events)
             (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", "--folder", str(tmp / "schedules"),
-                 "--instance", str(tmp / "instance"), "--ids", str(tmp / "ids.json")],
-                capture_output=True, text=True, timeout=3600,
-                env={**os.environ, "WEEK_PLANNER_SCHEDULE_GONE_GRACE_SECONDS": "60"})
-            if done.returncode != 0:
-                raise SystemExit(f"{size} programmes failed:\n{done.stderr[-3000:]}")
-            results[size] = json.loads(done.stdout.strip().splitlines()[-1])
+            results[size] = run_child(tmp)
+            # The same service started again: its database and instance folder kept.
+            restart = run_child(tmp, "--restart")
+            results[size].update({f"restart_{key}": value for key, value in restart.items()})
             figures = results[size]
             print(f"{size:>5} programmes: cold start {figures['cold_start_s']:.2f} s, "
+                  f"restart {figures['restart_cold_start_s']:.2f} s, "
                   f"memory {figures['memory_pages_mb']:.0f} MB, edit live "
                   f"{max(figures['edit_live_s']):.2f} s, home page "
                   f"{figures['home_render_ms']:.1f} ms (load {load_average()})", flush=True)
@@ -229,12 +261,18 @@ def main() -> None:
 
 
 ROWS = [
-    ("cold start, total (s; ≤ 2 at 450)", "cold_start_s", "{:.2f}"),
+    ("first start, total (s; ≤ 2 at 450)", "cold_start_s", "{:.2f}"),
     ("… of it this process's CPU (s)", "cold_start_cpu_s", "{:.2f}"),
     ("… app and database schema (s)", "app_and_schema_s", "{:.2f}"),
     ("… load and validate every file (s; CPU)", "load", "{:.2f}; {:.2f}"),
     ("… sync every programme's revisions (s; CPU)", "sync", "{:.2f}; {:.2f}"),
     ("… build every programme's feed (s; CPU)", "feeds", "{:.2f}; {:.2f}"),
+    ("restart, total (s; ≤ 2 at 450)", "restart_cold_start_s", "{:.2f}"),
+    ("… of it this process's CPU (s)", "restart_cold_start_cpu_s", "{:.2f}"),
+    ("… app and database schema (s)", "restart_app_and_schema_s", "{:.2f}"),
+    ("… load and validate every file (s; CPU)", "restart_load", "{:.2f}; {:.2f}"),
+    ("… sync every programme's revisions (s; CPU)", "restart_sync", "{:.2f}; {:.2f}"),
+    ("… build every programme's feed (s; CPU)", "restart_feeds", "{:.2f}; {:.2f}"),
     ("resident memory after the cold start (MB)", "memory_cold_mb", "{:.0f}"),
     ("… after every page was asked once (MB; ≤ 150 at 450)", "memory_pages_mb", "{:.0f}"),
     ("… peak (MB)", "memory_peak_mb", "{:.0f}"),
