@@ -181,15 +181,15 @@ def test_pages_are_served_while_a_megabyte_worst_case_file_loads(app, client, sc
     assert client.get("/khalilabad-1404/").status_code == 200
     events = {"loading": threading.Event()}
     finished = []
-    real_load = registry_module.load_file
+    real_load = registry_module.load_text  # the service keeps loads: it reads bytes
 
-    def observed_load(path, *args, **kwargs):
+    def observed_load(data, *args, **kwargs):
         events["loading"].set()
-        result = real_load(path, *args, **kwargs)
+        result = real_load(data, *args, **kwargs)
         finished.append(time.monotonic())
         return result
 
-    monkeypatch.setattr(registry_module, "load_file", observed_load)
+    monkeypatch.setattr(registry_module, "load_text", observed_load)
     (schedules_dir / "hostile-1404.yaml").write_bytes(CASES["valid-events-many-dates"]())
     os.utime(schedules_dir / "hostile-1404.yaml", ns=(10**9, 10**9))
     loader = threading.Thread(target=get_registry(app).refresh, kwargs={"force": True})
