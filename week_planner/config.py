@@ -56,7 +56,10 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                  "Private YAML file mapping organiser channel names to apprise URLs "
                  "(never inside the schedules folder)."),
     "RELOAD_INTERVAL": (1.0, float,
-                        "Seconds between checks of the schedules folder for changes."),
+                        "Seconds between checks of the schedules folder for changes (made "
+                        "by the watcher's thread where one runs, as in 'serve' and under "
+                        "gunicorn, so that no request pays for them; over a shared "
+                        "folder they are what sees changes made on other machines)."),
     "SCHEDULE_SETTLE_SECONDS": (2.0, float,
                                 "Seconds a changed schedule file must stay unchanged before "
                                 "it is applied (its modification time that old, or the same "

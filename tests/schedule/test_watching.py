@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from watchdog.events import (
 )
 
 from week_planner.schedule import registry as registry_module
+from week_planner.schedule import watching as watching_module
 from week_planner.schedule.registry import Registry
 from week_planner.schedule.watching import Watcher, is_change
 
@@ -179,3 +181,65 @@ def test_a_deleted_file_is_gone_after_the_grace_without_a_request(watched, sched
     assert grace - 0.05 <= time.monotonic() - began < grace + 1.5
     shutil.copy(SAMPLE, schedules_dir / SAMPLE.name)
     wait_until(lambda: registry.get(PROGRAMME) is not None)
+
+
+def count_looks(monkeypatch, registry: Registry) -> list[str]:
+    """The names of the threads that looked at the folder (one item per look)."""
+    looks = []
+    real = registry._list_folder
+
+    def counted():
+        looks.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(registry, "_list_folder", counted)
+    return looks
+
+
+def test_the_watcher_looks_every_interval_and_readers_leave_the_folder_alone(
+        schedules_dir, monkeypatch):
+    registry = Registry(schedules_dir, interval=0.1)
+    looks = count_looks(monkeypatch, registry)
+    watcher = Watcher(registry).start()
+    try:
+        looks.clear()
+        began = time.monotonic()
+        while time.monotonic() - began < 1.0:  # requests, as often as they come
+            assert registry.get(PROGRAMME) is not None
+        wait_until(lambda: len(looks) >= 5)
+        assert set(looks) == {"schedules-poll"}
+    finally:
+        watcher.stop()
+    assert not registry.polled
+    registry._checked_at -= 1  # an interval has passed: a reader looks itself again
+    registry.get(PROGRAMME)
+    assert looks[-1] == threading.current_thread().name
+
+
+def test_a_change_no_event_reports_is_applied_by_the_looks(schedules_dir, tmp_path,
+                                                           monkeypatch):
+    """A shared folder (NFS) reports nothing of a change made on another machine."""
+    monkeypatch.setattr(watching_module, "is_change", lambda event: False)
+    registry = Registry(schedules_dir, interval=0.1)
+    watcher = Watcher(registry).start()
+    try:
+        before = registry.get(PROGRAMME).version
+        text = SAMPLE.read_text(encoding="utf-8").replace('"16:00"', '"16:30"', 1)
+        replace_atomically(schedules_dir, SAMPLE.name, text, tmp_path / "scratch")
+        assert wait_until(lambda: registry.get(PROGRAMME).version != before) < 5
+    finally:
+        watcher.stop()
+
+
+def test_readers_look_again_when_the_watchers_looks_are_late(schedules_dir, monkeypatch):
+    now = [1000.0]
+    registry = Registry(schedules_dir, interval=1.0, clock=lambda: now[0])
+    looks = count_looks(monkeypatch, registry)
+    registry.get(PROGRAMME)
+    registry.polled = True  # as while a watcher looks
+    now[0] += registry_module.POLLED_LATE_INTERVALS - 0.5
+    registry.get(PROGRAMME)
+    assert len(looks) == 1
+    now[0] += 1  # the watcher's looks stopped coming
+    registry.get(PROGRAMME)
+    assert len(looks) == 2

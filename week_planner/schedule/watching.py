@@ -6,8 +6,13 @@ thread. Editors save through temporary files and renames, so events are gathered
 short moment and then one forced refresh runs. The registry holds a changed file back until
 it has settled, and a vanished file's programme until its grace ends; after every refresh
 the watcher comes back when the next of those decisions is due, so they are applied without
-waiting for a request. The registry's own once-an-interval check on reads stays as a safety
-net.
+waiting for a request.
+
+The watcher also looks at the folder every ``registry.interval`` seconds on a thread of its
+own, whatever the events say: a shared folder (NFS, SMB) reports no events for changes
+made on another machine, and a missed event must not leave a change unseen. While it does,
+readers leave the folder alone (``Registry.polled``): a request never pays for a look at a
+national folder, and looks again itself only if the watcher's looks stop coming.
 
 Only events saying that something changed count. watchdog 4 and later also report a file
 being opened and closed without writing — which is what the registry does when it reads a
@@ -106,12 +111,15 @@ class _Reloader(FileSystemEventHandler):
 
 
 class Watcher:
-    """A running observer; ``stop()`` ends it."""
+    """A running observer and the looks every interval; ``stop()`` ends them."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
         self.handler = _Reloader(registry)
         self.observer = Observer()
+        self._stopping = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="schedules-poll",
+                                        daemon=True)
 
     def start(self) -> "Watcher":
         folder = Path(self.registry.folder)
@@ -123,13 +131,28 @@ class Watcher:
         self.observer.start()
         self.registry.refresh(force=True)
         self.handler.come_back_when_due()
+        if self.registry.interval > 0:
+            self.registry.polled = True
+            self._poller.start()
         log.info("watching %s for schedule changes", folder)
         return self
 
+    def _poll(self) -> None:
+        while not self._stopping.wait(self.registry.interval):
+            try:
+                self.registry.refresh(force=True)
+                self.handler.come_back_when_due()
+            except Exception:  # never let the looks stop: readers would take them over
+                log.exception("looking at the schedules folder failed")
+
     def stop(self) -> None:
+        self._stopping.set()
+        self.registry.polled = False
         self.handler.stop()
         self.observer.stop()
         self.observer.join(timeout=5)
+        if self._poller.is_alive():
+            self._poller.join(timeout=5)
 
 
 def start_watching(registry: Registry) -> Watcher:
