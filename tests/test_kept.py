@@ -12,12 +12,12 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
 
 from week_planner import create_app, kept
 from week_planner.kept import KeptFiles, code_fingerprint, stable_text
 from week_planner.publish.feed_service import feed_service
 from week_planner.publish.feeds import Selection
+from week_planner.schedule import kept_loads
 from week_planner.schedule import registry as registry_module
 from week_planner.schedule.kept_loads import KeptLoads
 from week_planner.schedule.registry import Registry
@@ -86,21 +86,32 @@ def test_stable_text_is_the_same_whatever_the_order_of_a_set():
     assert stable_text(Selection(category="visits")) != stable_text(Selection(events=None))
 
 
-def test_the_fingerprint_follows_every_source_file_of_the_loader(tmp_path, monkeypatch):
+def test_the_fingerprint_follows_the_source_the_libraries_and_the_zone_rules(
+        tmp_path, monkeypatch):
     package = tmp_path / "week_planner"
     (package / "schedule" / "checks").mkdir(parents=True)
     (package / "schedule" / "loading.py").write_text("A = 1\n", encoding="utf-8")
     (package / "schedule" / "checks" / "times.py").write_text("B = 1\n", encoding="utf-8")
+    (package / "kept.py").write_text("C = 1\n", encoding="utf-8")
+    zones = tmp_path / "zoneinfo"
+    zones.mkdir()
+    (zones / "tzdata.zi").write_text("# version 2025b\n", encoding="utf-8")
     monkeypatch.setattr(kept, "PACKAGE_DIR", package)
-    monkeypatch.setattr(kept, "_fingerprints", {})
-    first = code_fingerprint(("schedule",), ("PyYAML",))
-    assert code_fingerprint(("schedule",), ("PyYAML",)) == first
+    monkeypatch.setattr(kept.zoneinfo, "TZPATH", (str(zones),))
+
+    def fingerprint(distributions=("PyYAML",), extra=""):
+        return code_fingerprint(("schedule", "kept.py"), distributions, extra)
+
+    first = fingerprint()
+    assert fingerprint() == first
     (package / "schedule" / "checks" / "times.py").write_text("B = 2\n", encoding="utf-8")
-    monkeypatch.setattr(kept, "_fingerprints", {})
-    assert code_fingerprint(("schedule",), ("PyYAML",)) != first
-    monkeypatch.setattr(kept, "_fingerprints", {})
-    assert code_fingerprint(("schedule",), ("PyYAML", "jdatetime")) != \
-        code_fingerprint(("schedule",), ("PyYAML",))
+    second = fingerprint()
+    (package / "kept.py").write_text("C = 2\n", encoding="utf-8")
+    third = fingerprint()
+    (zones / "tzdata.zi").write_text("# version 2026a\n", encoding="utf-8")
+    fourth = fingerprint()
+    assert len({first, second, third, fourth, fingerprint(("PyYAML", "jdatetime")),
+                fingerprint(extra="libyaml=False")}) == 6
 
 
 def test_a_load_is_kept_under_its_bytes_its_name_its_channels_and_the_code(monkeypatch):
@@ -111,8 +122,7 @@ def test_a_load_is_kept_under_its_bytes_its_name_its_channels_and_the_code(monke
     assert KeptLoads.key(b"programme: x", "schedules/a.yaml", ["bale"]) != key
     assert KeptLoads.key(b"programme: x", "schedules/a.yaml", ["bale", "hook"]) == \
         KeptLoads.key(b"programme: x", "schedules/a.yaml", ["hook", "bale"])
-    monkeypatch.setattr("week_planner.schedule.kept_loads.code_fingerprint",
-                        lambda *args: "another version of the loader")
+    monkeypatch.setattr(kept_loads, "FINGERPRINT", "another version of the loader")
     assert KeptLoads.key(b"programme: x", "schedules/a.yaml", None) != key
 
 
@@ -160,13 +170,56 @@ def test_a_restart_reads_the_checked_files_instead_of_checking_them_again(
     assert (third.kept.files.hits, third.kept.files.misses) == (1, 1)
 
 
-def test_a_kept_entry_that_is_not_a_load_is_not_used(tmp_path):
+class Runs:
+    """Pickles into a call of ``os.system``."""
+
+    def __reduce__(self):
+        return (os.system, ("touch ran",))
+
+
+def test_a_kept_entry_is_unpickled_only_into_a_load(tmp_path, monkeypatch):
+    """Even one signed with the right key (a leaked secret key): no code runs."""
+    monkeypatch.chdir(tmp_path)
     loads = KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l"))
     key = KeptLoads.key(b"x", "x.yaml", None)
-    loads.files.put(key, pickle.dumps({"not": "a load"}))
-    assert loads.get(key) is None
-    loads.files.put(key, b"not a pickle at all")
-    assert loads.get(key) is None
+    for payload in (pickle.dumps({"not": "a load"}), b"not a pickle at all",
+                    pickle.dumps(Runs()), pickle.dumps([dt.date(2025, 9, 2), Runs()]),
+                    pickle.dumps(getattr)):
+        loads.files.put(key, payload)
+        assert loads.get(key) is None
+    assert not (tmp_path / "ran").exists()
+
+
+def test_only_the_services_user_can_read_what_is_kept(tmp_path):
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"a draft programme")
+    assert (tmp_path / "kept").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "kept" / ("a" * 64 + kept.SUFFIX)).stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_sharing_the_folder_keep_to_its_size_together(tmp_path, monkeypatch):
+    monkeypatch.setattr(kept, "RECOUNT_WRITES", 4)
+    folder = tmp_path / "kept"
+    workers = [KeptFiles(folder, SECRET, "test", max_bytes=20_000) for _ in range(4)]
+    largest = 0
+    for number in range(200):
+        workers[number % 4].put(f"{number:064x}", b"x" * 968)  # 1,000 bytes an entry
+        largest = max(largest, sum(path.stat().st_size for path in folder.iterdir()))
+    # Each counts again after 4 of its own writes: at most 4 × 4 entries past the size.
+    assert largest <= 20_000 + 16 * 1000
+
+
+def test_a_temporary_file_left_by_a_dead_writer_is_deleted(tmp_path):
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"x")
+    left = tmp_path / "kept" / f".{'b' * 64}.123.abcd"
+    left.write_bytes(b"half")
+    old = time.time() - kept.ABANDONED_SECONDS - 1
+    os.utime(left, (old, old))
+    recent = tmp_path / "kept" / f".{'c' * 64}.124.abcd"
+    recent.write_bytes(b"being written")
+    KeptFiles(tmp_path / "kept", SECRET, "test").put("d" * 64, b"y")  # counts the folder
+    assert not left.exists() and recent.exists()
 
 
 class Clock:
@@ -230,12 +283,11 @@ def test_nothing_is_kept_when_keeping_is_turned_off(tmp_path):
     assert app.extensions["week_planner.registry"].kept is None
 
 
-@pytest.mark.parametrize("secret", ["another-secret-key-of-some-length"])
-def test_a_service_with_another_secret_key_builds_everything_again(tmp_path, secret):
+def test_a_service_with_another_secret_key_builds_everything_again(tmp_path):
     folder = _folder(tmp_path)
     clock = Clock(BEFORE_THE_WEEK)
     built = _feeds(_app(tmp_path, folder, clock))
-    other = _app(tmp_path, folder, clock, SECRET_KEY=secret)
+    other = _app(tmp_path, folder, clock, SECRET_KEY="another-secret-key-of-some-length")
     assert _feeds(other) == built
     assert feed_service(other).builds == len(FEEDS)
     assert other.extensions["week_planner.registry"].kept.files.hits == 0

@@ -9,9 +9,11 @@ never stale, only unused.
 
 Each entry sits behind an HMAC-SHA256 made with a key derived from the service's secret
 key and the entry's key: a file not written by this service (or by one with another
-secret key), cut short, damaged or renamed is not used. A folder holds at most
-``max_bytes``; past that, the entries used longest ago are deleted. A failure to read or
-write an entry is a miss, logged once, never an error of what it was asked for.
+secret key), cut short, damaged or renamed is not used. Folder and entries are readable by
+the service's user only. A folder holds at most ``max_bytes`` (give or take what the other
+processes sharing it wrote since this one last counted: RECOUNT_WRITES, RECOUNT_SECONDS);
+past that, the entries used longest ago are deleted. A failure to read or write an entry
+is a miss, logged once, never an error of what it was asked for.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 import zoneinfo
 from pathlib import Path
 
@@ -34,31 +37,55 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SUFFIX = ".kept"
 MAC_BYTES = 32
 
-_fingerprints: dict[tuple, str] = {}
+# Each process counts the folder again after this many of its own writes or seconds, so
+# that the writes of the other processes sharing it count too.
+RECOUNT_WRITES = 256
+RECOUNT_SECONDS = 60.0
+# A temporary file this old was left by a process that died while writing it.
+ABANDONED_SECONDS = 600.0
 
 
-def code_fingerprint(subpackages: tuple[str, ...], distributions: tuple[str, ...]) -> str:
-    """A digest of the source of every module under each of this package's
-    ``subpackages``, of the installed versions of ``distributions``, of the Python version
-    and of where zone rules are read from. Worked out once per process."""
-    key = (subpackages, distributions)
-    found = _fingerprints.get(key)
-    if found is None:
-        hasher = hashlib.sha256()
-        for subpackage in subpackages:
-            folder = PACKAGE_DIR / subpackage
-            for path in sorted(folder.rglob("*.py")):
-                hasher.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0")
-                hasher.update(path.read_bytes() + b"\0")
-        for name in distributions:
+def code_fingerprint(parts: tuple[str, ...], distributions: tuple[str, ...],
+                     extra: str = "") -> str:
+    """A digest of the source of ``parts`` of this package (modules, or folders of
+    them), the installed versions of ``distributions``, the Python version, the zone rules
+    in use and ``extra``. Work it out when the code is imported, not later: a process must
+    not file what its code made under the key of code installed since it started."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        path = PACKAGE_DIR / part
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            hasher.update(str(source.relative_to(PACKAGE_DIR)).encode() + b"\0")
+            hasher.update(source.read_bytes() + b"\0")
+    for name in distributions:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        hasher.update(f"{name}={version}\0".encode())
+    hasher.update(f"{sys.version}\0{zone_rules_version()}\0{extra}".encode())
+    return hasher.hexdigest()
+
+
+def zone_rules_version() -> str:
+    """Which zone rules zoneinfo reads: the version line of each system zone folder on its
+    path (Debian's tzdata updates them in place), then PyPI's tzdata."""
+    found = []
+    for folder in zoneinfo.TZPATH:
+        try:
+            with open(Path(folder) / "tzdata.zi", encoding="utf-8") as handle:
+                found.append(f"{folder}:{handle.readline().strip()}")
+        except OSError:
             try:
-                version = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                version = "-"
-            hasher.update(f"{name}={version}\0".encode())
-        hasher.update(sys.version.encode() + b"\0" + repr(zoneinfo.TZPATH).encode())
-        found = _fingerprints[key] = hasher.hexdigest()
-    return found
+                changed = (Path(folder) / "Asia" / "Tehran").stat().st_mtime_ns
+            except OSError:
+                continue
+            found.append(f"{folder}:{changed}")
+    try:
+        found.append("tzdata=" + importlib.metadata.version("tzdata"))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return ";".join(found)
 
 
 class KeptFiles:
@@ -71,7 +98,9 @@ class KeptFiles:
         self._mac_key = hashlib.sha256(f"week-planner {purpose}\0".encode() +
                                        secret.encode("utf-8")).digest()
         self._lock = threading.Lock()
-        self._size: int | None = None  # bytes in the folder, counted at the first write
+        self._size: int | None = None  # bytes in the folder when last counted, and since
+        self._writes = 0  # this process's writes since then
+        self._counted_at = 0.0
         self._warned = False
         self.hits = self.misses = 0
 
@@ -98,8 +127,10 @@ class KeptFiles:
         path = self.folder / (key + SUFFIX)
         temporary = self.folder / f".{key}.{os.getpid()}.{secrets.token_hex(4)}"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as handle:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Only this service's user reads what it kept (a draft programme, say).
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                      "wb") as handle:
                 handle.write(data)
             os.replace(temporary, path)
         except OSError as error:
@@ -113,8 +144,12 @@ class KeptFiles:
                 self._warned = True
             return
         with self._lock:
-            if self._size is None:
+            self._writes += 1
+            if self._size is None or self._writes >= RECOUNT_WRITES or \
+                    time.monotonic() - self._counted_at >= RECOUNT_SECONDS:
+                # Other processes write here too: count what is there.
                 self._size = sum(size for _, size, _ in self._entries())
+                self._writes, self._counted_at = 0, time.monotonic()
             else:
                 self._size += len(data)
             if self._size > self.max_bytes:
@@ -124,16 +159,21 @@ class KeptFiles:
         return hmac.new(self._mac_key, key.encode() + b"\0" + payload, "sha256").digest()
 
     def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last used, size, path) of every entry; temporary files left by a process that
+        died while writing are deleted."""
         found = []
+        abandoned = time.time() - ABANDONED_SECONDS
         try:
             with os.scandir(self.folder) as listing:
                 for entry in listing:
-                    if entry.name.endswith(SUFFIX):
-                        try:
-                            stat = entry.stat()
-                        except OSError:
-                            continue
-                        found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+                    try:
+                        stat = entry.stat()
+                        if entry.name.endswith(SUFFIX):
+                            found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+                        elif entry.name.startswith(".") and stat.st_mtime < abandoned:
+                            os.unlink(entry.path)
+                    except OSError:
+                        continue
         except OSError:
             pass
         return found

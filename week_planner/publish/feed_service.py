@@ -26,6 +26,12 @@ from week_planner.schedule.registry import registry_of
 
 SERVICE_EXTENSION = "week_planner.feeds"
 
+# What a built feed depends on beside its key (see kept.code_fingerprint): the model, the
+# feed writer, the stored revisions as read, the keys' own form and the epoch.
+FEEDS_FINGERPRINT = code_fingerprint(
+    ("schedule", "publish", "revision_store.py", "kept.py", "clock.py"),
+    ("icalendar", "tzdata", "jdatetime", "Babel"))
+
 
 SYNC_ATTEMPTS = 3
 
@@ -223,8 +229,7 @@ class FeedService:
         return built
 
     def _kept_key(self, key: Hashable) -> str:
-        hasher = hashlib.sha256(code_fingerprint(
-            ("schedule", "publish"), ("icalendar", "tzdata", "jdatetime", "Babel")).encode())
+        hasher = hashlib.sha256(FEEDS_FINGERPRINT.encode())
         hasher.update(stable_text((key, self.app.config["BASE_URL"],
                                    self.app.config["CANCELLED_RETENTION_DAYS"]))
                       .encode("utf-8", "surrogatepass"))

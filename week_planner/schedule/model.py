@@ -136,16 +136,20 @@ class Programme:
         object.__setattr__(self, "_events_by_id",
                            MappingProxyType({event.id: event for event in self.events}))
 
+    _READ_ONLY = ("categories", "venues", "_events_by_id")
+
     def __getstate__(self) -> dict:
         """For pickling (schedule/kept_loads.py): the read-only mappings as plain dicts,
         wrapped again by ``__setstate__``."""
-        return {name: dict(value) if isinstance(value, MappingProxyType) else value
-                for name, value in self.__dict__.items()}
+        state = dict(self.__dict__)
+        for name in self._READ_ONLY:
+            state[name] = dict(state[name])
+        return state
 
     def __setstate__(self, state: dict) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, MappingProxyType(value)
-                               if isinstance(value, dict) else value)
+                               if name in self._READ_ONLY else value)
 
     @property
     def tz(self) -> ZoneInfo:
