@@ -66,6 +66,13 @@ def timed(figures: dict, name: str, function) -> None:
     figures[f"{name}_cpu_s"] = time.process_time() - cpu
 
 
+def ask_every(client, ids: list[str], form: str) -> None:
+    """Asks for ``form`` of every programme once; each must answer 200."""
+    for programme_id in ids:
+        with client.get(form.format(programme_id)) as response:
+            assert response.status_code == 200, programme_id
+
+
 def cold_start(folder: Path, instance: Path, ids: list[str]) -> tuple[dict, object]:
     """The cold start's figures, in this (fresh) process, and the app it started."""
     import zoneinfo
@@ -105,13 +112,7 @@ def cold_start(folder: Path, instance: Path, ids: list[str]) -> tuple[dict, obje
     figures["load_cpu_s"] = figures["load_and_sync_cpu_s"] - synced[1]
     assert len(registry.snapshot().programmes) == len(ids), "not every file loaded"
     client = app.test_client()
-
-    def ask_every(form: str) -> None:
-        for programme_id in ids:
-            with client.get(form.format(programme_id)) as response:
-                assert response.status_code == 200, programme_id
-
-    timed(figures, "feeds", lambda: ask_every("/{}.ics"))
+    timed(figures, "feeds", lambda: ask_every(client, ids, "/{}.ics"))
     for unit in ("s", "cpu_s"):
         figures[f"cold_start_{unit}"] = sum(figures[f"{part}_{unit}"] for part in (
             "app_and_schema", "load_and_sync", "feeds"))
@@ -130,13 +131,7 @@ def measure(folder: Path, instance: Path, ids: list[str]) -> dict:
     figures, app = cold_start(folder, instance, ids)
     registry = registry_of(app)
     client = app.test_client()
-
-    def ask_every(form: str) -> None:
-        for programme_id in ids:
-            with client.get(form.format(programme_id)) as response:
-                assert response.status_code == 200, programme_id
-
-    timed(figures, "pages", lambda: ask_every("/{}/"))
+    timed(figures, "pages", lambda: ask_every(client, ids, "/{}/"))
     figures["memory_pages_mb"], figures["memory_peak_mb"] = memory_mb()
 
     renders = []
