@@ -53,7 +53,6 @@ class _LoadUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not part of a load")
 
 
-
 class KeptLoads:
     def __init__(self, files: KeptFiles):
         self.files = files
