@@ -11,16 +11,16 @@ import pickle
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-
-from week_planner import create_app, kept
+from week_planner import create_app, gunicorn_hooks, kept
 from week_planner.kept import KeptFiles, code_fingerprint, stable_text
 from week_planner.publish.feed_service import feed_service
 from week_planner.publish.feeds import Selection
 from week_planner.schedule import kept_loads
 from week_planner.schedule import registry as registry_module
 from week_planner.schedule.kept_loads import KeptLoads
-from week_planner.schedule.registry import Registry
+from week_planner.schedule.registry import Registry, registry_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "schedules" / "khalilabad-1404.yaml"
@@ -291,3 +291,58 @@ def test_a_service_with_another_secret_key_builds_everything_again(tmp_path):
     assert _feeds(other) == built
     assert feed_service(other).builds == len(FEEDS)
     assert other.extensions["week_planner.registry"].kept.files.hits == 0
+
+
+def _many(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    text = SAMPLE.read_text(encoding="utf-8")
+    for number in range(count):
+        (folder / f"p{number}.yaml").write_text(
+            text.replace("id: khalilabad-1404", f"id: p{number}", 1), encoding="utf-8")
+    return folder
+
+
+def test_workers_starting_together_check_each_file_about_once(tmp_path, monkeypatch):
+    """Two workers' first looks start at opposite ends of the folder and read from the
+    kept folder what the other has checked: here one is halfway when the other starts."""
+    folder = _many(tmp_path, 6)
+    loaded: list[tuple[str, str]] = []
+    real = registry_module.load_text
+
+    def recorded(data, filename, **kwargs):
+        loaded.append((worker, Path(filename).name))
+        return real(data, filename, **kwargs)
+
+    monkeypatch.setattr(registry_module, "load_text", recorded)
+
+    def registry(start: float) -> Registry:
+        found = Registry(folder, kept=KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l")))
+        found.first_look_from = start
+        return found
+
+    worker = "second"
+    second = registry(0.5)
+    second.snapshot()
+    assert [name for _, name in loaded] == [f"p{n}.yaml" for n in (3, 4, 5, 0, 1, 2)]
+    assert list(second.snapshot().files) == sorted(second.snapshot().files)  # as listed
+
+    loaded.clear()
+    worker = "first"
+    first = registry(0.0)
+    first.snapshot()
+    assert loaded == [] and first.kept.files.hits == 6
+    assert first.snapshot().programmes == second.snapshot().programmes
+
+
+def test_gunicorn_workers_start_their_first_look_at_different_places(tmp_path):
+    folder = _folder(tmp_path)
+    starts = []
+    for age in (1, 2, 3, 4):
+        app = _app(tmp_path, folder, Clock(BEFORE_THE_WEEK), f"instance-{age}",
+                   RELOAD_INTERVAL=3600)
+        worker = SimpleNamespace(age=age, cfg=SimpleNamespace(workers=2), wsgi=app)
+        gunicorn_hooks.post_worker_init(worker)
+        app.extensions["week_planner.watcher"].stop()
+        starts.append(registry_of(app).first_look_from)
+    assert starts == [0.0, 0.5, 0.0, 0.5]

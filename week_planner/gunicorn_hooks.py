@@ -23,4 +23,9 @@ accesslog = "-"
 
 def post_worker_init(worker) -> None:
     app = worker.wsgi
-    app.extensions["week_planner.watcher"] = start_watching(registry_of(app))
+    registry = registry_of(app)
+    # Workers started together check the folder from different places, each reading what
+    # the others checked from instance/kept/: n workers' first start checks each file
+    # about once, not n times.
+    registry.first_look_from = ((worker.age - 1) % worker.cfg.workers) / worker.cfg.workers
+    app.extensions["week_planner.watcher"] = start_watching(registry)

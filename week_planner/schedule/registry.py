@@ -126,6 +126,10 @@ class Registry:
         self.kept = kept
         # True while a watcher looks every ``interval`` on its own thread (watching.py).
         self.polled = False
+        # Where in the folder the first look starts loading, as a fraction of it: workers
+        # starting together start at different places, and each reads what the others
+        # have checked already from ``kept`` (gunicorn_hooks.py).
+        self.first_look_from = 0.0
         self._snapshot = Snapshot()
         self._checked_at: float | None = None
         self._scanned = False  # True once a first look has been published
@@ -233,12 +237,12 @@ class Registry:
             return replace(old, folder_readable=False) if old.folder_readable else old
         now, wall = self.clock(), self.wall_clock()
         due: list[float] = []
-        files: dict[str, FileState] = {}
-        for name, path in listing.items():
+        looked: dict[str, FileState | None] = {}
+        for name in self._look_order(list(listing)):
             self._vanished.pop(name, None)
-            state = self._look(name, path, old.files.get(name), now, wall, due)
-            if state is not None:
-                files[name] = state
+            looked[name] = self._look(name, listing[name], old.files.get(name), now, wall,
+                                      due)
+        files = {name: looked[name] for name in listing if looked[name] is not None}
         for name in [name for name in self._waiting if name not in listing]:
             del self._waiting[name]
         for name, previous in old.files.items():
@@ -258,6 +262,14 @@ class Registry:
                 state is old.files[name] for name, state in files.items()):
             return old
         return self._publish(old, files)
+
+    def _look_order(self, names: list[str]) -> list[str]:
+        """``names`` from ``first_look_from`` on, round to the start, for the first look
+        with a kept folder; else as they are."""
+        if self._scanned or self.kept is None or not names or not self.first_look_from:
+            return names
+        start = int(len(names) * self.first_look_from) % len(names)
+        return names[start:] + names[:start]
 
     def _list_folder(self) -> dict[str, Path] | None:
         """The schedule files by path; None, with a warning once, when the folder is
