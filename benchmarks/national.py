@@ -8,8 +8,11 @@ process of its own, so that its memory is its own:
   linearly);
 - a restart: the same cold start in a new process, with the database and the instance
   folder the first one left (a deploy, a reboot, a crash: what a service's start
-  usually is). It reads the checked files and built feeds that the first start kept under
-  instance/kept/; one file differs, the one edited below;
+  usually is). It reads the checked files and built feeds that the first process kept
+  under instance/kept/ (the file edited below as that process last applied it);
+- two gunicorn workers' first look together on an empty instance folder (the slower's
+  load, validate and sync), each from the start of the folder as before, and from opposite
+  ends sharing instance/kept/ as gunicorn_hooks.py starts them;
 - resident memory after the cold start, and after every programme page has been asked
   for once (target ≤ 150 MB at 450; reported at 4,500);
 - one edited file live: from saving a file (with an mtime already older than the settle
@@ -19,7 +22,8 @@ process of its own, so that its memory is its own:
   (target ≤ 1 s at 4,500);
 - the home page: rendering it (target ≤ 50 ms at 4,500), its size, and answering it from
   memory once rendered;
-- a look at the unchanged folder (what one request pays at most once per RELOAD_INTERVAL).
+- a look at the unchanged folder (what the watcher's thread pays once per RELOAD_INTERVAL;
+  a request pays it only where no watcher runs).
 
     .venv/bin/python benchmarks/national.py [--sizes 45 450 4500] [--no-append]
 
@@ -197,22 +201,65 @@ def child(args) -> None:
     # zone rules in use (kept.code_fingerprint).
     zoneinfo.reset_tzpath(to=[])
     ids = json.loads(Path(args.ids).read_text(encoding="utf-8"))
-    if args.restart:
+    if args.first_look_from is not None:
+        figures = first_look(Path(args.folder), Path(args.instance), ids,
+                             args.first_look_from)
+    elif args.restart:
         figures, _ = cold_start(Path(args.folder), Path(args.instance), ids)
     else:
         figures = measure(Path(args.folder), Path(args.instance), ids)
     print(json.dumps(figures))
 
 
+def first_look(folder: Path, instance: Path, ids: list[str], start: float) -> dict:
+    """One worker's first look (load, validate, sync) from ``start`` in the folder, as
+    gunicorn_hooks sets it: seconds, and the files it read from instance/kept/."""
+    from week_planner import create_app, store
+    from week_planner.schedule.registry import registry_of
+
+    app = create_app({
+        "SCHEDULES_DIR": str(folder), "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": "a-benchmark-secret-key-not-for-production",
+        "BASE_URL": "https://hafte-taavon.example.ir"})
+    store.app_engine(app)
+    registry = registry_of(app)
+    registry.first_look_from = start
+    began = time.perf_counter()
+    registry.refresh(force=True)
+    assert len(registry.snapshot().programmes) == len(ids), "not every file loaded"
+    return {"seconds": time.perf_counter() - began, "kept_read": registry.kept.files.hits}
+
+
+def child_command(tmp: Path, instance: str, *flags: str) -> list[str]:
+    return [sys.executable, __file__, "--child", "--folder", str(tmp / "schedules"),
+            "--instance", str(tmp / instance), "--ids", str(tmp / "ids.json"), *flags]
+
+
+CHILD_ENV = {**os.environ, "WEEK_PLANNER_SCHEDULE_GONE_GRACE_SECONDS": "60"}
+
+
 def run_child(tmp: Path, *flags: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", "--folder", str(tmp / "schedules"),
-         "--instance", str(tmp / "instance"), "--ids", str(tmp / "ids.json"), *flags],
-        capture_output=True, text=True, timeout=3600,
-        env={**os.environ, "WEEK_PLANNER_SCHEDULE_GONE_GRACE_SECONDS": "60"})
+    done = subprocess.run(child_command(tmp, "instance", *flags), capture_output=True,
+                          text=True, timeout=3600, env=CHILD_ENV)
     if done.returncode != 0:
         raise SystemExit(f"{tmp.name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def two_workers(tmp: Path, starts: tuple[float, float], instance: str) -> float:
+    """Seconds until both of two processes started together on an empty instance folder
+    have loaded every file (the slower one's first look)."""
+    processes = [subprocess.Popen(
+        child_command(tmp, instance, "--first-look-from", str(start)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
+        for start in starts]
+    found = []
+    for process in processes:
+        out, error = process.communicate(timeout=3600)
+        if process.returncode != 0:
+            raise SystemExit(f"{tmp.name} ({instance}) failed:\n{error[-3000:]}")
+        found.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+    return max(found)
 
 
 def growth(values: list) -> str:
@@ -233,6 +280,7 @@ def main() -> None:
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     parser.add_argument("--restart", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-look-from", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -250,6 +298,10 @@ def main() -> None:
             # The same service started again: its database and instance folder kept.
             restart = run_child(tmp, "--restart")
             results[size].update({f"restart_{key}": value for key, value in restart.items()})
+            # Two gunicorn workers' first start, as before (each checks every file) and as
+            # gunicorn_hooks starts them (from opposite ends, sharing instance/kept/).
+            results[size]["two_alike_s"] = two_workers(tmp, (0.0, 0.0), "alike")
+            results[size]["two_apart_s"] = two_workers(tmp, (0.0, 0.5), "apart")
             figures = results[size]
             print(f"{size:>5} programmes: cold start {figures['cold_start_s']:.2f} s, "
                   f"restart {figures['restart_cold_start_s']:.2f} s, "
@@ -277,6 +329,8 @@ ROWS = [
     ("… sync every programme's revisions (s; CPU)", "restart_sync", "{:.2f}; {:.2f}"),
     ("… build every programme's feed (s; CPU)", "restart_feeds", "{:.2f}; {:.2f}"),
     ("… checked files and built feeds read from instance/kept/", "restart_kept", "{}"),
+    ("two workers' first look together, each from the start (s)", "two_alike_s", "{:.2f}"),
+    ("… from opposite ends, sharing instance/kept/ (s)", "two_apart_s", "{:.2f}"),
     ("resident memory after the cold start (MB)", "memory_cold_mb", "{:.0f}"),
     ("… after every page was asked once (MB; ≤ 150 at 450)", "memory_pages_mb", "{:.0f}"),
     ("… peak (MB)", "memory_peak_mb", "{:.0f}"),
