@@ -13,11 +13,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import heapq
 import itertools
 import re
 import threading
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from week_planner.schedule import jalali, provinces
 from week_planner.schedule.model import Programme
@@ -79,15 +80,18 @@ class Group:
     entries: tuple[Entry, ...]  # running, then upcoming (soonest first), then finished
     running: int
     upcoming: int
+    total: int  # every entry of the group, where ``entries`` may hold the first ones only
 
 
 def group_name(group_id: str) -> str | None:
     return OTHER_NAME if group_id == OTHER else provinces.NAMES.get(group_id)
 
 
-def _order(entries: Iterable[Entry], now: dt.datetime) -> list[Entry]:
+def _order(entries: Iterable[Entry], now: dt.datetime,
+           first: int | None = None) -> list[Entry]:
     """Running ones (ending soonest first), upcoming (starting soonest), finished (the
-    most recent first); the title decides ties."""
+    most recent first); the title decides ties. Only the ``first`` ones, when given (the
+    home page shows a few of thousands: no need to sort them all)."""
     timestamp = now.timestamp()
 
     def key(entry: Entry):
@@ -96,6 +100,8 @@ def _order(entries: Iterable[Entry], now: dt.datetime) -> list[Entry]:
         if timestamp < entry.ends_at:
             return (0, entry.ends_at, entry.programme.title)
         return (2, -entry.ends_at, entry.programme.title)
+    if first is not None:
+        return heapq.nsmallest(first, entries, key=key)
     return sorted(entries, key=key)
 
 
@@ -136,27 +142,31 @@ class Directory:
         index = bisect.bisect_right(self._moments, now)
         return self._moments[index - 1] if index else None
 
-    def groups(self, now: dt.datetime) -> list[Group]:
-        """Provinces with programmes, in the order of their names, then OTHER."""
+    def groups(self, now: dt.datetime, first: int | None = None) -> list[Group]:
+        """Provinces with programmes, in the order of their names, then OTHER; each with
+        its ``first`` entries only, when given."""
         order = [province_id for province_id, _name in provinces.PROVINCES] + [OTHER]
         found = []
         for group_id in order:
             entries = self._by_group.get(group_id)
             if entries:
-                found.append(self.group(group_id, now))
+                found.append(self.group(group_id, now, first))
         return found
 
-    def group(self, group_id: str, now: dt.datetime) -> Group:
-        entries = _order(self._by_group.get(group_id, ()), now)
+    def group(self, group_id: str, now: dt.datetime, first: int | None = None) -> Group:
+        every = self._by_group.get(group_id, ())
         timestamp = now.timestamp()
-        states = [entry.state_at(timestamp) for entry in entries]
-        return Group(group_id, group_name(group_id) or group_id, tuple(entries),
-                     states.count(RUNNING), states.count(UPCOMING))
+        states = [entry.state_at(timestamp) for entry in every]
+        return Group(group_id, group_name(group_id) or group_id,
+                     tuple(_order(every, now, first)), states.count(RUNNING),
+                     states.count(UPCOMING), len(every))
 
-    def in_state(self, state: str, now: dt.datetime) -> list[Entry]:
+    def in_state(self, state: str, now: dt.datetime,
+                 first: int | None = None) -> tuple[list[Entry], int]:
+        """The ``first`` entries in ``state`` (all when None), and how many there are."""
         timestamp = now.timestamp()
-        return _order((entry for entry in self.entries if entry.state_at(timestamp) == state),
-                      now)
+        found = [entry for entry in self.entries if entry.state_at(timestamp) == state]
+        return _order(found, now, first), len(found)
 
     def search(self, query: str, now: dt.datetime) -> list[Entry]:
         """Programmes whose title, organiser, county or province holds every word of
@@ -191,12 +201,14 @@ class DirectoryCache:
         self._made_from: object = None
         self._directory: Directory | None = None
 
-    def of(self, programmes: list[Programme], made_from: object) -> Directory:
+    def of(self, programmes: Callable[[], list[Programme]], made_from: object) -> Directory:
+        """The directory of ``programmes()``, asked for only when ``made_from`` (the
+        registry's snapshot) is not what the kept directory was made from."""
         with self._lock:
             if self._directory is not None and self._made_from is made_from:
                 return self._directory
             known = self._directory.known() if self._directory is not None else None
-        directory = Directory(programmes, known)
+        directory = Directory(programmes(), known)
         with self._lock:
             self._made_from, self._directory = made_from, directory
         return directory

@@ -67,7 +67,8 @@ def _set_up(state) -> None:
 def _directory():
     registry = registry_of(current_app)
     snapshot = registry.snapshot()
-    return current_app.extensions[EXTENSION].directories.of(registry.programmes(), snapshot)
+    # The programmes listed (and sorted) only when the snapshot is a new one.
+    return current_app.extensions[EXTENSION].directories.of(registry.programmes, snapshot)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -99,13 +100,14 @@ def index():
     key = ("index", found.serial, found.next_change(now))
 
     def render() -> str:
-        groups = found.groups(now)
-        running = found.in_state(RUNNING, now)
-        upcoming = found.in_state(UPCOMING, now)
+        groups = found.groups(now, GROUP_SHOWN)
+        running, running_count = found.in_state(RUNNING, now, GLANCE)
+        upcoming, upcoming_count = found.in_state(UPCOMING, now, GLANCE)
         return render_template(
             "index.html", groups=groups, total=len(found.entries), running=running,
-            upcoming=upcoming, glance=len(found.entries) > GLANCE, GLANCE=GLANCE,
-            GROUP_SHOWN=GROUP_SHOWN, **_context(now))
+            running_count=running_count, upcoming=upcoming, upcoming_count=upcoming_count,
+            glance=len(found.entries) > GLANCE, GLANCE=GLANCE, GROUP_SHOWN=GROUP_SHOWN,
+            **_context(now))
 
     return respond_page(key, render, _last_modified(found, now),
                         until=found.next_change(now), programme_id=None)
