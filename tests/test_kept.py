@@ -346,3 +346,15 @@ def test_gunicorn_workers_start_their_first_look_at_different_places(tmp_path):
         app.extensions["week_planner.watcher"].stop()
         starts.append(registry_of(app).first_look_from)
     assert starts == [0.0, 0.5, 0.0, 0.5]
+
+
+def test_a_load_that_cannot_be_kept_is_served_all_the_same(tmp_path, monkeypatch):
+    def unpicklable(*args, **kwargs):
+        raise pickle.PicklingError("a value pickle cannot write")
+
+    monkeypatch.setattr(kept_loads.pickle, "dumps", unpicklable)
+    registry = Registry(_folder(tmp_path),
+                        kept=KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l")))
+    assert list(registry.snapshot().programmes) == ["khalilabad-1404"]
+    assert "load-crashed" not in [problem.code for problem in registry.problems()]
+    assert not (tmp_path / "kept").exists()

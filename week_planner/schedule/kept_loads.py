@@ -79,4 +79,11 @@ class KeptLoads:
         return result if isinstance(result, LoadResult) else None
 
     def put(self, key: str, result: LoadResult) -> None:
-        self.files.put(key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        """Keep ``result``; a load that cannot be pickled is simply not kept (it was made
+        all the same: that is no error of the file)."""
+        try:
+            payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            log.warning("the load of %s cannot be kept", result.file, exc_info=True)
+            return
+        self.files.put(key, payload)
