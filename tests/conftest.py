@@ -96,9 +96,29 @@ def database_url(request, tmp_path: Path):
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin, name: str) -> None:
+    """Drops a test database. An autovacuum worker may be in it at that moment, and the
+    test role may not end a superuser's backend (WITH (FORCE) then fails): it is gone a
+    moment later, so try again a few times."""
+    import time
+    import warnings
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(10):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as error:
+            if attempt == 9:
+                warnings.warn(f"test database {name} was not dropped: {error}")
+            time.sleep(0.5)
 
 
 @pytest.fixture(autouse=True)
