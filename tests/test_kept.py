@@ -9,6 +9,8 @@ import logging
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -358,3 +360,27 @@ def test_a_load_that_cannot_be_kept_is_served_all_the_same(tmp_path, monkeypatch
     assert list(registry.snapshot().programmes) == ["khalilabad-1404"]
     assert "load-crashed" not in [problem.code for problem in registry.problems()]
     assert not (tmp_path / "kept").exists()
+
+
+TOKEN_OF = """
+import datetime as dt
+from types import SimpleNamespace
+from week_planner.publish.feed_service import FeedService
+from week_planner.revision_store import ProgrammeRevisions, Revision
+moment = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)
+revision = Revision("p", "talk", "talk", 2, {"category": "visit"}, False, moment, moment,
+                    frozenset({"award", "meeting", "parade", "ceremony", "talk", None}))
+service = FeedService(SimpleNamespace())
+print(service._remember(ProgrammeRevisions("p", {"title": "p"}, "v", None, (revision,),
+                                           moment)).token)
+"""
+
+
+def test_a_programmes_token_is_the_same_in_every_process():
+    """It is part of the key of the feeds kept on disk: a set inside it must not follow
+    each process's string hash seed."""
+    tokens = {subprocess.run([sys.executable, "-c", TOKEN_OF], capture_output=True,
+                             text=True, check=True, timeout=60,
+                             env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+              for seed in range(1, 6)}
+    assert len(tokens) == 1

@@ -161,8 +161,11 @@ class FeedService:
     def _remember(self, revisions: revision_store.ProgrammeRevisions) -> Stored:
         digest = hashlib.sha256(repr((
             revisions.programme, revisions.removed_at, revisions.updated_at,
-            [(r.occurrence_key, r.sequence, r.removed, r.modified_at, r.past_categories)
-             for r in revisions.revisions])).encode("utf-8")).hexdigest()
+            # past categories sorted: a set's order changes from process to process, and
+            # the token is part of the key of feeds kept on disk
+            [(r.occurrence_key, r.sequence, r.removed, r.modified_at,
+              sorted(r.past_categories, key=repr)) for r in revisions.revisions]
+        )).encode("utf-8")).hexdigest()
         stored = Stored(revisions, digest)
         with self._lock:
             self._stored[revisions.programme_id] = stored
