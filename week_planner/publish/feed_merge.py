@@ -39,10 +39,15 @@ def zone_years(events: bytes) -> dict[str, tuple[int, int]]:
     (events kept as cancelled may be in a zone or year the programme no longer uses)."""
     years: dict[str, tuple[int, int]] = {}
     for match in _ZONED.finditer(events):
-        tzid, year = match.group(1).decode("utf-8"), int(match.group(2))
-        first, last = years.get(tzid, (year, year))
-        years[tzid] = (min(first, year), max(last, year))
+        year = int(match.group(2))
+        _widen(years, match.group(1).decode("utf-8"), year, year)
     return years
+
+
+def _widen(years: dict[str, tuple[int, int]], tzid: str, first: int, last: int) -> None:
+    """``years[tzid]`` stretched to cover ``first`` to ``last``."""
+    known = years.get(tzid, (first, last))
+    years[tzid] = (min(known[0], first), max(known[1], last))
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,7 @@ def merge(info: feeds.FeedInfo, members: list[Member]) -> bytes:
     years: dict[str, tuple[int, int]] = {}
     for member in members:
         for tzid, (first, last) in member.zones.items():
-            known = years.get(tzid, (first, last))
-            years[tzid] = (min(known[0], first), max(known[1], last))
+            _widen(years, tzid, first, last)
     timezones = [feeds.vtimezone_bytes(tzid, first, last)
                  for tzid, (first, last) in sorted(years.items())]
     return ical_text.component("VCALENDAR", feeds.calendar_properties(info, phase, None),
