@@ -217,12 +217,13 @@ class FeedService:
             if found is not None:
                 self._feeds.move_to_end(key)
                 return found
-        built = self._kept_feed(key)
+        kept_as = self._kept_key(key) if self.kept is not None else None
+        built = self._kept_feed(kept_as) if kept_as is not None else None
         if built is None:
             built = build()
             self.builds += 1
-            if self.kept is not None:
-                self.kept.put(self._kept_key(key), _kept_form(built))
+            if kept_as is not None:
+                self.kept.put(kept_as, _kept_form(built))
         if not remember:
             return built
         with self._lock:
@@ -238,10 +239,8 @@ class FeedService:
                       .encode("utf-8", "surrogatepass"))
         return hasher.hexdigest()
 
-    def _kept_feed(self, key: Hashable) -> BuiltFeed | None:
-        if self.kept is None:
-            return None
-        payload = self.kept.get(self._kept_key(key))
+    def _kept_feed(self, kept_as: str) -> BuiltFeed | None:
+        payload = self.kept.get(kept_as)
         if payload is None:
             return None
         try:
