@@ -77,9 +77,22 @@ def ask_every(client, ids: list[str], form: str) -> None:
             assert response.status_code == 200, programme_id
 
 
+def started_app(folder: Path, instance: Path):
+    """The service on ``folder``, its database schema made (what every measurement
+    starts; changes settle for 2 s, as by default)."""
+    from week_planner import create_app, store
+
+    app = create_app({
+        "SCHEDULES_DIR": str(folder), "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": "a-benchmark-secret-key-not-for-production",
+        "BASE_URL": "https://hafte-taavon.example.ir", "SCHEDULE_SETTLE_SECONDS": 2.0})
+    store.app_engine(app)
+    return app
+
+
 def cold_start(folder: Path, instance: Path, ids: list[str]) -> tuple[dict, object]:
     """The cold start's figures, in this (fresh) process, and the app it started."""
-    from week_planner import create_app, revision_store, store
+    from week_planner import revision_store
     from week_planner.publish.feed_service import feed_service
     from week_planner.schedule.registry import registry_of
 
@@ -99,11 +112,7 @@ def cold_start(folder: Path, instance: Path, ids: list[str]) -> tuple[dict, obje
     made = {}
 
     def make_app() -> None:
-        made["app"] = create_app({
-            "SCHEDULES_DIR": str(folder), "INSTANCE_DIR": str(instance),
-            "SECRET_KEY": "a-benchmark-secret-key-not-for-production",
-            "BASE_URL": "https://hafte-taavon.example.ir", "SCHEDULE_SETTLE_SECONDS": 2.0})
-        store.app_engine(made["app"])
+        made["app"] = started_app(folder, instance)
 
     timed(figures, "app_and_schema", make_app)
     app = made["app"]
@@ -214,14 +223,9 @@ def child(args) -> None:
 def first_look(folder: Path, instance: Path, ids: list[str], start: float) -> dict:
     """One worker's first look (load, validate, sync) from ``start`` in the folder, as
     gunicorn_hooks sets it: seconds, and the files it read from instance/kept/."""
-    from week_planner import create_app, store
     from week_planner.schedule.registry import registry_of
 
-    app = create_app({
-        "SCHEDULES_DIR": str(folder), "INSTANCE_DIR": str(instance),
-        "SECRET_KEY": "a-benchmark-secret-key-not-for-production",
-        "BASE_URL": "https://hafte-taavon.example.ir"})
-    store.app_engine(app)
+    app = started_app(folder, instance)
     registry = registry_of(app)
     registry.first_look_from = start
     began = time.perf_counter()
