@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Mapping, NamedTuple
 
 from sqlalchemy import select
@@ -130,11 +131,29 @@ def _sync_programmes(engine: Engine, programmes: list[ProgrammeSync],
             if rows:
                 connection.execute(table.insert(), rows)
                 writes.written.update(row["programme_id"] for row in rows)
-        # What nothing was written for is as it was just read (most of a restart).
-        return _read(connection, ids, {
-            programme_id: (programme_rows.get(programme_id),
-                           list(stored[programme_id].values()))
-            for programme_id in ids if programme_id not in writes.written})
+        # What nothing was written for is as it was just read (most of a restart), and
+        # what was only inserted is as it was written (most of a first start).
+        known = {programme_id: (programme_rows.get(programme_id),
+                                list(stored[programme_id].values()))
+                 for programme_id in ids if programme_id not in writes.written}
+        known.update(_inserted(writes, {
+            programme_id for programme_id in writes.written
+            if not stored[programme_id] and programme_id not in programme_rows}))
+        return _read(connection, ids, known)
+
+
+def _inserted(writes: _Writes, new: set[str]) -> dict[str, tuple[Any, list]]:
+    """The rows of the programmes in ``new`` (nothing was stored for them before this
+    transaction: every row of theirs is one ``writes`` inserted), as ``_read`` would read
+    them back."""
+    rows: dict[str, tuple[Any, list]] = {}
+    for row in writes.programmes:
+        if row["programme_id"] in new:
+            rows[row["programme_id"]] = (SimpleNamespace(**row), [])
+    for row in writes.revisions:
+        if row["programme_id"] in rows:
+            rows[row["programme_id"]][1].append(SimpleNamespace(**row))
+    return rows
 
 
 def _sync_occurrences(connection: Connection, sync: ProgrammeSync, stored: dict,
