@@ -9,6 +9,7 @@ import logging
 import os
 import pickle
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,41 +33,59 @@ BEFORE_THE_WEEK = dt.datetime(2025, 8, 20, 6, 0, tzinfo=UTC)
 DURING_THE_WEEK = dt.datetime(2025, 9, 3, 6, 0, tzinfo=UTC)
 
 
+def _rows(folder: Path):
+    """A connection of its own to the kept database in ``folder`` (as another process's)."""
+    return sqlite3.connect(folder / kept.DATABASE, isolation_level=None)
+
+
 def test_what_is_kept_comes_back_only_to_the_service_that_wrote_it(tmp_path):
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"payload one")
     assert files.get("a" * 64) == b"payload one"
     assert files.get("b" * 64) is None
 
-    entry = tmp_path / "kept" / ("a" * 64 + kept.SUFFIX)
-    data = entry.read_bytes()
     assert KeptFiles(tmp_path / "kept", "another-secret-key-entirely", "test").get(
         "a" * 64) is None
     assert KeptFiles(tmp_path / "kept", SECRET, "another purpose").get("a" * 64) is None
-    # Under another name, cut short, or with one byte changed: not used.
-    shutil.copy(entry, tmp_path / "kept" / ("c" * 64 + kept.SUFFIX))
+    # Under another key, cut short, or with one byte changed: not used.
+    database = _rows(tmp_path / "kept")
+    data = database.execute("SELECT data FROM kept WHERE key = ?", ("a" * 64,)).fetchone()[0]
+    database.execute("INSERT INTO kept SELECT ?, data, size, used FROM kept WHERE key = ?",
+                     ("c" * 64, "a" * 64))
     assert files.get("c" * 64) is None
-    entry.write_bytes(data[:-1])
-    assert files.get("a" * 64) is None
-    entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    assert files.get("a" * 64) is None
-    entry.write_bytes(data)
+    for damaged in (data[:-1], data[:-1] + bytes([data[-1] ^ 1]), "text, not bytes"):
+        database.execute("UPDATE kept SET data = ? WHERE key = ?", (damaged, "a" * 64))
+        assert files.get("a" * 64) is None
+    database.execute("UPDATE kept SET data = ? WHERE key = ?", (data, "a" * 64))
     assert files.get("a" * 64) == b"payload one"
 
 
-def test_the_folder_keeps_its_size_by_deleting_what_was_used_longest_ago(tmp_path):
+def test_the_database_keeps_its_size_by_deleting_what_was_used_longest_ago(tmp_path):
     folder = tmp_path / "kept"
     files = KeptFiles(folder, SECRET, "test", max_bytes=3500)  # three entries of 1,032
     for name in "abc":
         files.put(name * 64, name.encode() * 1000)
+    database = _rows(folder)
     now = time.time()
-    for name, age in (("a", 100), ("b", 300), ("c", 200)):
-        os.utime(folder / (name * 64 + kept.SUFFIX), (now - age, now - age))
+    for name, age in (("a", 100_000), ("b", 300_000), ("c", 200_000)):
+        database.execute("UPDATE kept SET used = ? WHERE key = ?", (now - age, name * 64))
     assert files.get("a" * 64) == b"a" * 1000  # used now: kept longest
     files.put("d" * 64, b"d" * 1000)  # 4,128 bytes: pruned to at most 2,625
-    left = sorted(path.name[0] for path in folder.glob("*" + kept.SUFFIX))
+    left = [key[0] for key, in database.execute("SELECT key FROM kept ORDER BY key")]
     assert left == ["a", "d"]
-    assert sum(path.stat().st_size for path in folder.iterdir()) <= 3500
+    assert database.execute("SELECT SUM(size) FROM kept").fetchone()[0] <= 3500
+
+
+def test_a_hit_writes_its_time_of_use_only_when_that_is_old(tmp_path):
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"x")
+    database = _rows(tmp_path / "kept")
+    recent, old = time.time() - 60, time.time() - kept.TOUCH_SECONDS - 60
+    for used, written in ((recent, False), (old, True)):
+        database.execute("UPDATE kept SET used = ?", (used,))
+        assert files.get("a" * 64) == b"x"
+        after = database.execute("SELECT used FROM kept").fetchone()[0]
+        assert (after != used) == written
 
 
 def test_a_folder_that_cannot_be_written_is_a_miss_not_an_error(tmp_path, caplog):
@@ -79,6 +98,39 @@ def test_a_folder_that_cannot_be_written_is_a_miss_not_an_error(tmp_path, caplog
     assert files.get("a" * 64) is None
     assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) \
         == 1 and "nothing can be kept" in caplog.records[0].getMessage()
+
+
+def test_a_damaged_database_is_made_again(tmp_path, caplog):
+    folder = tmp_path / "kept"
+    files = KeptFiles(folder, SECRET, "test")
+    files.put("a" * 64, b"x")
+    files._connection.close()  # as a process that starts after the damage
+    files._connection = None
+    (folder / kept.DATABASE).write_bytes(b"not a database " * 1000)
+    for name in ("-wal", "-shm"):
+        (folder / (kept.DATABASE + name)).unlink(missing_ok=True)
+    with caplog.at_level(logging.WARNING, logger="week_planner.kept"):
+        assert files.get("a" * 64) is None
+    assert "nothing can be kept" in caplog.text
+    files.put("b" * 64, b"y")
+    assert files.get("b" * 64) == b"y"
+    assert KeptFiles(folder, SECRET, "test").get("b" * 64) == b"y"
+
+
+def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
+    monkeypatch.setattr(kept, "BUSY_SECONDS", 0.2)
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"x")
+    writer = _rows(tmp_path / "kept")
+    writer.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
+    try:
+        other = KeptFiles(tmp_path / "kept", SECRET, "test")
+        began = time.perf_counter()
+        other.put("b" * 64, b"y")
+        assert time.perf_counter() - began < 2  # not the 5 s SQLite waits by default
+    finally:
+        writer.execute("ROLLBACK")
+    assert files.get("b" * 64) is None and files.get("a" * 64) == b"x"
 
 
 def test_stable_text_is_the_same_whatever_the_order_of_a_set():
@@ -196,32 +248,23 @@ def test_only_the_services_user_can_read_what_is_kept(tmp_path):
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"a draft programme")
     assert (tmp_path / "kept").stat().st_mode & 0o777 == 0o700
-    assert (tmp_path / "kept" / ("a" * 64 + kept.SUFFIX)).stat().st_mode & 0o777 == 0o600
+    made = list((tmp_path / "kept").iterdir())
+    assert {path.name for path in made} >= {kept.DATABASE, kept.DATABASE + "-wal"}
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in made)
 
 
-def test_processes_sharing_the_folder_keep_to_its_size_together(tmp_path, monkeypatch):
+def test_processes_sharing_the_database_keep_to_its_size_together(tmp_path, monkeypatch):
     monkeypatch.setattr(kept, "RECOUNT_WRITES", 4)
     folder = tmp_path / "kept"
     workers = [KeptFiles(folder, SECRET, "test", max_bytes=20_000) for _ in range(4)]
+    workers[0].put("0" * 64, b"")  # the database made
+    database = _rows(folder)
     largest = 0
     for number in range(200):
         workers[number % 4].put(f"{number:064x}", b"x" * 968)  # 1,000 bytes an entry
-        largest = max(largest, sum(path.stat().st_size for path in folder.iterdir()))
+        largest = max(largest, database.execute("SELECT SUM(size) FROM kept").fetchone()[0])
     # Each counts again after 4 of its own writes: at most 4 × 4 entries past the size.
-    assert largest <= 20_000 + 16 * 1000
-
-
-def test_a_temporary_file_left_by_a_dead_writer_is_deleted(tmp_path):
-    files = KeptFiles(tmp_path / "kept", SECRET, "test")
-    files.put("a" * 64, b"x")
-    left = tmp_path / "kept" / f".{'b' * 64}.123.abcd"
-    left.write_bytes(b"half")
-    old = time.time() - kept.ABANDONED_SECONDS - 1
-    os.utime(left, (old, old))
-    recent = tmp_path / "kept" / f".{'c' * 64}.124.abcd"
-    recent.write_bytes(b"being written")
-    KeptFiles(tmp_path / "kept", SECRET, "test").put("d" * 64, b"y")  # counts the folder
-    assert not left.exists() and recent.exists()
+    assert 20_000 < largest <= 20_000 + 16 * 1000
 
 
 class Clock:
@@ -359,7 +402,7 @@ def test_a_load_that_cannot_be_kept_is_served_all_the_same(tmp_path, monkeypatch
                         kept=KeptLoads(KeptFiles(tmp_path / "kept", SECRET, "l")))
     assert list(registry.snapshot().programmes) == ["khalilabad-1404"]
     assert "load-crashed" not in [problem.code for problem in registry.problems()]
-    assert not (tmp_path / "kept").exists()
+    assert _rows(tmp_path / "kept").execute("SELECT COUNT(*) FROM kept").fetchone() == (0,)
 
 
 TOKEN_OF = """
