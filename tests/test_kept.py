@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -100,21 +101,46 @@ def test_a_folder_that_cannot_be_written_is_a_miss_not_an_error(tmp_path, caplog
         == 1 and "nothing can be kept" in caplog.records[0].getMessage()
 
 
-def test_a_damaged_database_is_made_again(tmp_path, caplog):
+def test_a_damaged_database_is_a_warning_and_is_made_again_once_deleted(tmp_path, caplog):
     folder = tmp_path / "kept"
     files = KeptFiles(folder, SECRET, "test")
     files.put("a" * 64, b"x")
-    files._connection.close()  # as a process that starts after the damage
-    files._connection = None
-    (folder / kept.DATABASE).write_bytes(b"not a database " * 1000)
-    for name in ("-wal", "-shm"):
+    for name in ("", "-wal", "-shm"):
         (folder / (kept.DATABASE + name)).unlink(missing_ok=True)
+    (folder / kept.DATABASE).write_bytes(b"not a database " * 1000)
     with caplog.at_level(logging.WARNING, logger="week_planner.kept"):
         assert files.get("a" * 64) is None
-    assert "nothing can be kept" in caplog.text
+        files.put("b" * 64, b"y")
+        assert files.get("b" * 64) is None
+    [warning] = caplog.records  # once
+    assert "delete it" in warning.getMessage()
+    (folder / kept.DATABASE).unlink()  # as the warning says
     files.put("b" * 64, b"y")
     assert files.get("b" * 64) == b"y"
-    assert KeptFiles(folder, SECRET, "test").get("b" * 64) == b"y"
+
+
+def test_a_folder_deleted_while_the_service_runs_is_made_again_and_shared(tmp_path):
+    folder = tmp_path / "kept"
+    running = KeptFiles(folder, SECRET, "test")
+    running.put("a" * 64, b"before")
+    shutil.rmtree(folder)
+    running.put("b" * 64, b"after")  # into the new file, not the deleted one
+    started = KeptFiles(folder, SECRET, "test")
+    assert started.get("b" * 64) == b"after" and started.get("a" * 64) is None
+    started.put("c" * 64, b"from the other")
+    assert running.get("c" * 64) == b"from the other"
+
+
+def test_entries_of_the_layout_before_the_database_are_deleted(tmp_path):
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    old = [folder / ("a" * 64 + ".kept"), folder / f".{'b' * 64}.123.abcd"]
+    for path in old:
+        path.write_bytes(b"x" * 1000)
+    other = folder / "notes.txt"
+    other.write_text("not ours", encoding="utf-8")
+    KeptFiles(folder, SECRET, "test").put("c" * 64, b"y")
+    assert not any(path.exists() for path in old) and other.exists()
 
 
 def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
@@ -131,6 +157,50 @@ def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
     finally:
         writer.execute("ROLLBACK")
     assert files.get("b" * 64) is None and files.get("a" * 64) == b"x"
+
+
+def test_threads_do_not_wait_for_each_other(tmp_path, monkeypatch):
+    monkeypatch.setattr(kept, "BUSY_SECONDS", 0.5)
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"x")
+    writer = _rows(tmp_path / "kept")
+    writer.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
+    found = []
+    try:
+        threads = [threading.Thread(target=files.put, args=(f"{n:064x}", b"y"))
+                   for n in range(4)]
+        threads += [threading.Thread(target=lambda: found.append(files.get("a" * 64)))
+                    for _ in range(2)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.perf_counter() - began
+    finally:
+        writer.execute("ROLLBACK")
+    # Each put waits its 0.5 s at once with the others (one after another: 2 s), and a
+    # read waits for no write.
+    assert took < 1.5 and found == [b"x", b"x"]
+
+
+def test_a_store_opened_before_a_fork_keeps_nothing_in_the_child(tmp_path, caplog):
+    opened = KeptFiles(tmp_path / "kept", SECRET, "test")
+    opened.put("a" * 64, b"the parent's")
+    unopened = KeptFiles(tmp_path / "kept", SECRET, "test")
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            opened.put("b" * 64, b"the child's")
+            if opened.get("a" * 64) is None and opened.get("b" * 64) is None:
+                unopened.put("c" * 64, b"the child's own")
+                code = 0 if unopened.get("a" * 64) == b"the parent's" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert opened.get("c" * 64) == b"the child's own" and opened.get("b" * 64) is None
 
 
 def test_stable_text_is_the_same_whatever_the_order_of_a_set():
@@ -251,6 +321,11 @@ def test_only_the_services_user_can_read_what_is_kept(tmp_path):
     made = list((tmp_path / "kept").iterdir())
     assert {path.name for path in made} >= {kept.DATABASE, kept.DATABASE + "-wal"}
     assert all(path.stat().st_mode & 0o777 == 0o600 for path in made)
+    # A file made readable by others (copied in, say) is made private again when opened.
+    del files
+    (tmp_path / "kept" / kept.DATABASE).chmod(0o644)
+    KeptFiles(tmp_path / "kept", SECRET, "test").get("a" * 64)
+    assert (tmp_path / "kept" / kept.DATABASE).stat().st_mode & 0o777 == 0o600
 
 
 def test_processes_sharing_the_database_keep_to_its_size_together(tmp_path, monkeypatch):

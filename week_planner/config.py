@@ -74,10 +74,11 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
                                     "Nothing counts as deleted while the folder itself is "
                                     "missing or unreadable."),
     "KEPT_MB": (512, _as_int,
-                "Megabytes of work kept under instance/kept/ so that a restart does not "
+                "Megabytes of work kept in instance/kept/ so that a restart does not "
                 "do it again: checked schedule files (loads/, about 7 kB a programme of "
-                "12 events) and built feeds (feeds/, about 20 kB a feed), half each; the "
-                "entries used longest ago go first. 0: keep nothing."),
+                "12 events) and built feeds (feeds/, about 20 kB a feed), half each, "
+                "counted without SQLite's own overhead (the files take up to 1.5 times "
+                "as much); the entries used longest ago go first. 0: keep nothing."),
     "CANCELLED_RETENTION_DAYS": (30, _as_int,
                                  "Days a removed event stays in feeds as cancelled."),
     "SUBSCRIBER_RETENTION_DAYS": (30, _as_int,

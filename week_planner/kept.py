@@ -1,7 +1,7 @@
 """Work kept on disk by what it was made from, so that a restart (a deploy, a reboot, a
 second worker) does not redo it: checked schedule files (schedule/kept_loads.py) and built
 feeds (publish/feed_service.py), each kind in an SQLite file of its own under the instance
-folder (``kept/<kind>/kept.sqlite``).
+folder (``kept/<kind>/kept-1.sqlite``).
 
 What is kept is a pure function of its inputs. Its key is a digest of all of them,
 including ``code_fingerprint``, the source of the modules that made it and the versions of
@@ -14,8 +14,9 @@ secret key), cut short, damaged or moved to another key is not used. Folder and 
 are readable by the service's user only. A database holds at most ``max_bytes`` of entries
 (give or take what the other processes sharing it wrote since this one last counted:
 RECOUNT_WRITES, RECOUNT_SECONDS); past that, the entries used longest ago are deleted. A
-failure to read or write an entry is a miss, logged once, never an error of what it was
-asked for; a database file found damaged is deleted and made again.
+failure to read or write an entry is a miss, logged once for each kind of failure, never
+an error of what it was asked for (a damaged database is reported, not deleted: other
+processes may have it open, and deleting its "-wal" beside a new one would harm that).
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ import sqlite3
 import sys
 import threading
 import time
+import weakref
 import zoneinfo
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DATABASE = "kept.sqlite"
+# The number follows the table's layout: releases with different layouts never share a
+# file.
+DATABASE = "kept-1.sqlite"
 MAC_BYTES = 32
 
 # Each process counts the folder again after this many of its own writes or seconds, so
@@ -47,7 +51,9 @@ RECOUNT_SECONDS = 60.0
 # reads hundreds: each need not be a write).
 TOUCH_SECONDS = 3600.0
 # How long a read or a write waits for another process's write before it is a miss.
-BUSY_SECONDS = 2.0
+BUSY_SECONDS = 1.0
+# The "-wal" file is cut back to this size after SQLite copies it into the database.
+WAL_LIMIT_BYTES = 4 << 20
 
 
 def code_fingerprint(parts: tuple[str, ...], distributions: tuple[str, ...],
@@ -97,7 +103,11 @@ class KeptFiles:
     """Bytes kept under keys (hex digests made by the caller) in one SQLite file in
     ``folder``, shared by every process of the service: writing an entry is a row, not a
     file (creating a file cost 1–2 ms of kernel time on the machine benchmarked, and a
-    first start keeps one per schedule file and one per feed)."""
+    first start keeps one per schedule file and one per feed).
+
+    Each thread has a connection of its own; none waits for another's. Each use checks
+    that the file at ``path`` is still the one its connection has open, and opens the
+    new one when it is not (the folder deleted by hand while the service runs)."""
 
     def __init__(self, folder: str | Path, secret: str, purpose: str,
                  max_bytes: int = 256 << 20):
@@ -106,50 +116,49 @@ class KeptFiles:
         self.max_bytes = max_bytes
         self._mac_key = hashlib.sha256(f"week-planner {purpose}\0".encode() +
                                        secret.encode("utf-8")).digest()
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
-        self._inherited: list[sqlite3.Connection] = []
+        self._local = threading.local()
+        # Connections to a file since deleted or replaced: never closed, since closing
+        # the last one would delete the "-wal" and "-shm" now beside another file.
+        self._abandoned: list[sqlite3.Connection] = []
+        self._opened_by: int | None = None  # the process that opened connections
+        self._disabled = False
+        self._count_lock = threading.Lock()
         self._size: int | None = None  # bytes kept when last counted, and since
         self._writes = 0  # this process's writes since then
         self._counted_at = 0.0
-        self._warned = False
+        self._warned: set[str] = set()
         self.hits = self.misses = 0
+        _LIVE.add(self)
 
     def get(self, key: str) -> bytes | None:
         try:
-            with self._lock:
-                row = self._connect().execute(
-                    "SELECT data, used FROM kept WHERE key = ?", (key,)).fetchone()
-        except (OSError, sqlite3.Error) as error:
+            connection = self._connection()
+            row = connection.execute("SELECT data, used FROM kept WHERE key = ?",
+                                     (key,)).fetchone()
+            if row is not None and isinstance(row[0], bytes):
+                data, used = row
+                mac, payload = data[:MAC_BYTES], data[MAC_BYTES:]
+                if hmac.compare_digest(mac, self._mac(key, payload)):
+                    if not isinstance(used, (int, float)) or \
+                            time.time() - used > TOUCH_SECONDS:
+                        # Used now: among the last to be pruned.
+                        connection.execute("UPDATE kept SET used = ? WHERE key = ?",
+                                           (time.time(), key))
+                    self.hits += 1
+                    return payload
+        except Exception as error:
             self._failed(error)
-            row = None
-        if row is None or not isinstance(row[0], bytes):
-            self.misses += 1
-            return None
-        data, used = row
-        mac, payload = data[:MAC_BYTES], data[MAC_BYTES:]
-        if not hmac.compare_digest(mac, self._mac(key, payload)):
-            self.misses += 1
-            return None
-        if not isinstance(used, (int, float)) or time.time() - used > TOUCH_SECONDS:
-            try:  # used now: among the last to be pruned
-                with self._lock:
-                    self._connect().execute("UPDATE kept SET used = ? WHERE key = ?",
-                                            (time.time(), key))
-            except (OSError, sqlite3.Error) as error:
-                self._failed(error)
-        self.hits += 1
-        return payload
+        self.misses += 1
+        return None
 
     def put(self, key: str, payload: bytes) -> None:
         data = self._mac(key, payload) + payload
         try:
-            with self._lock:
-                connection = self._connect()
-                connection.execute(
-                    "INSERT OR REPLACE INTO kept (key, data, size, used) VALUES (?, ?, ?, ?)",
-                    (key, data, len(data), time.time()))
+            connection = self._connection()
+            connection.execute(
+                "INSERT OR REPLACE INTO kept (key, size, used, data) VALUES (?, ?, ?, ?)",
+                (key, len(data), time.time(), data))
+            with self._count_lock:
                 self._writes += 1
                 if self._size is None or self._writes >= RECOUNT_WRITES or \
                         time.monotonic() - self._counted_at >= RECOUNT_SECONDS:
@@ -161,24 +170,45 @@ class KeptFiles:
                     self._size += len(data)
                 if self._size > self.max_bytes:
                     self._size = self._prune(connection, self.max_bytes * 3 // 4)
-        except (OSError, sqlite3.Error) as error:
+        except Exception as error:
             self._failed(error)
 
     def _mac(self, key: str, payload: bytes) -> bytes:
         return hmac.new(self._mac_key, key.encode() + b"\0" + payload, "sha256").digest()
 
-    def _connect(self) -> sqlite3.Connection:
-        """This process's connection (under ``_lock``), opened on first use and again in
-        a child forked since: an SQLite connection must not cross a fork."""
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
-        if self._connection is not None:
-            self._inherited.append(self._connection)  # the parent's: never used, not closed
-            self._connection = None
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file now at ``path``."""
+        if self._disabled:
+            raise KeptError("opened before this process was forked")
+        try:
+            stat = os.stat(self.path)
+            identity = (stat.st_dev, stat.st_ino)
+        except FileNotFoundError:
+            identity = None
+        found = getattr(self._local, "found", None)  # (identity, connection)
+        if found is not None:
+            if found[0] == identity:
+                return found[1]
+            self._abandoned.append(found[1])
+            self._local.found = None
+        connection, identity = self._open()
+        self._local.found = (identity, connection)
+        return connection
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._opened_by is None:
+            _delete_old_layout(self.folder)
+        self._opened_by = os.getpid()
         # Only this service's user reads what it kept (a draft programme, say); SQLite
-        # gives the file's journal the file's mode.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        # gives the file's "-wal" and "-shm" the file's mode.
+        handle = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            stat = os.fstat(handle)
+            if stat.st_mode & 0o077:
+                os.fchmod(handle, 0o600)
+        finally:
+            os.close(handle)
         connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None,
                                      check_same_thread=False)
         try:
@@ -186,32 +216,28 @@ class KeptFiles:
             # A cache: a write need not reach the disk before the next one (the database
             # stays whole; a power cut may lose the last entries).
             connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+            # The blob last: counting sizes and finding the oldest need not read it.
             connection.execute("CREATE TABLE IF NOT EXISTS kept (key TEXT PRIMARY KEY, "
-                               "data BLOB NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL)")
+                               "size INTEGER NOT NULL, used REAL NOT NULL, "
+                               "data BLOB NOT NULL)")
             connection.execute("CREATE INDEX IF NOT EXISTS kept_used ON kept (used)")
-        except sqlite3.Error:
+        except BaseException:
             connection.close()
             raise
-        self._connection, self._pid = connection, os.getpid()
-        return connection
+        return connection, (stat.st_dev, stat.st_ino)
 
     def _failed(self, error: Exception) -> None:
-        """A miss, logged once. A file that is not a database (damaged, or something
-        else where it should be) is deleted, to be made again at the next use."""
-        if not self._warned:
-            log.warning("nothing can be kept in %s (%s); a restart does the work again",
-                        self.folder, getattr(error, "strerror", None) or error)
-            self._warned = True
-        if type(error) is sqlite3.DatabaseError:  # not a database, or a damaged one
-            with self._lock:
-                if self._connection is not None:
-                    self._connection.close()
-                    self._connection = None
-                for suffix in ("", "-wal", "-shm"):
-                    try:
-                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-                    except OSError:
-                        pass
+        """A miss: logged once for each kind of failure."""
+        kind = type(error).__name__
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        damaged = type(error) is sqlite3.DatabaseError  # not a database, or damaged
+        log.warning("nothing can be kept in %s (%s); %s", self.path,
+                    getattr(error, "strerror", None) or error,
+                    "delete it: it is made again" if damaged
+                    else "a restart does the work again")
 
     def _prune(self, connection: sqlite3.Connection, target: int) -> int:
         """Delete the entries used longest ago until at most ``target`` bytes are left;
@@ -228,10 +254,57 @@ class KeptFiles:
         try:
             connection.executemany("DELETE FROM kept WHERE key = ?", doomed)
             connection.execute("COMMIT")
-        except sqlite3.Error:
-            connection.execute("ROLLBACK")
+        except BaseException:  # never leave the write lock held
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK")
+                except BaseException:
+                    self._local.found = None
+                    self._abandoned.append(connection)
             raise
         return left
+
+    def _after_fork(self) -> None:
+        """In a child just forked: SQLite's record of the locks its parent's connections
+        hold came along without the locks, so a connection opened in the parent makes
+        this one's unsafe; and the threads of the parent did not come along."""
+        self._count_lock = threading.Lock()
+        self._local = threading.local()
+        if self._opened_by is not None:
+            self._disabled = True
+            log.warning("%s was opened before this process was forked: it keeps nothing "
+                        "here (open it only after forking)", self.path)
+
+
+class KeptError(RuntimeError):
+    """What is kept cannot be used in this process."""
+
+
+def _delete_old_layout(folder: Path) -> None:
+    """Entries of the layout before the database (a file each, and a writer's temporary
+    files): up to half of KEPT_MB that nothing reads any more."""
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name.endswith(".kept") or \
+                        (entry.name.startswith(".") and entry.is_file()):
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass
+    except OSError:
+        pass
+
+
+_LIVE: weakref.WeakSet[KeptFiles] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for files in list(_LIVE):
+        files._after_fork()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def stable_text(value) -> str:
