@@ -43,7 +43,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATABASE = "kept-1.sqlite"
 MAC_BYTES = 32
 
-# Each process counts the folder again after this many of its own writes or seconds, so
+# Each process counts the database again after this many of its own writes or seconds, so
 # that the writes of the other processes sharing it count too.
 RECOUNT_WRITES = 256
 RECOUNT_SECONDS = 60.0
