@@ -51,8 +51,8 @@ def test_what_is_kept_comes_back_only_to_the_service_that_wrote_it(tmp_path):
     # Under another key, cut short, or with one byte changed: not used.
     database = _rows(tmp_path / "kept")
     data = database.execute("SELECT data FROM kept WHERE key = ?", ("a" * 64,)).fetchone()[0]
-    database.execute("INSERT INTO kept SELECT ?, data, size, used FROM kept WHERE key = ?",
-                     ("c" * 64, "a" * 64))
+    database.execute("INSERT INTO kept (key, size, used, data) "
+                     "SELECT ?, size, used, data FROM kept WHERE key = ?", ("c" * 64, "a" * 64))
     assert files.get("c" * 64) is None
     for damaged in (data[:-1], data[:-1] + bytes([data[-1] ^ 1]), "text, not bytes"):
         database.execute("UPDATE kept SET data = ? WHERE key = ?", (damaged, "a" * 64))
@@ -129,18 +129,29 @@ def test_a_folder_deleted_while_the_service_runs_is_made_again_and_shared(tmp_pa
     assert started.get("b" * 64) == b"after" and started.get("a" * 64) is None
     started.put("c" * 64, b"from the other")
     assert running.get("c" * 64) == b"from the other"
+    # Deleted again and again: no connection to a deleted file stays open.
+    for number in range(5):
+        shutil.rmtree(folder)
+        running.put(f"{number:064x}", b"x")
+    assert started.get(f"{4:064x}") == b"x"  # it follows too
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.islink(f"/proc/self/fd/{fd}")]
+    assert not [target for target in held
+                if target.startswith(str(folder)) and target.endswith("(deleted)")]
 
 
 def test_entries_of_the_layout_before_the_database_are_deleted(tmp_path):
     folder = tmp_path / "kept"
     folder.mkdir()
-    old = [folder / ("a" * 64 + ".kept"), folder / f".{'b' * 64}.123.abcd"]
+    old = [folder / ("a" * 64 + ".kept"), folder / f".{'b' * 64}.123.abcd1234",
+           folder / "kept.sqlite", folder / "kept.sqlite-wal"]
     for path in old:
         path.write_bytes(b"x" * 1000)
-    other = folder / "notes.txt"
-    other.write_text("not ours", encoding="utf-8")
+    others = [folder / "notes.txt", folder / ".nfs000000000123"]
+    for path in others:
+        path.write_text("not ours", encoding="utf-8")
     KeptFiles(folder, SECRET, "test").put("c" * 64, b"y")
-    assert not any(path.exists() for path in old) and other.exists()
+    assert not any(path.exists() for path in old) and all(path.exists() for path in others)
 
 
 def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
@@ -157,6 +168,24 @@ def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
     finally:
         writer.execute("ROLLBACK")
     assert files.get("b" * 64) is None and files.get("a" * 64) == b"x"
+
+
+def test_a_hit_does_not_wait_for_another_process_to_note_its_use(tmp_path):
+    files = KeptFiles(tmp_path / "kept", SECRET, "test")
+    files.put("a" * 64, b"x")
+    writer = _rows(tmp_path / "kept")
+    old = time.time() - kept.TOUCH_SECONDS - 60
+    writer.execute("UPDATE kept SET used = ?", (old,))
+    writer.execute("BEGIN EXCLUSIVE")  # another process writing
+    try:
+        began = time.perf_counter()
+        assert files.get("a" * 64) == b"x"
+        assert time.perf_counter() - began < kept.BUSY_SECONDS / 2
+    finally:
+        writer.execute("ROLLBACK")
+    assert writer.execute("SELECT used FROM kept").fetchone()[0] == old  # noted next time
+    assert files.get("a" * 64) == b"x"
+    assert writer.execute("SELECT used FROM kept").fetchone()[0] > old
 
 
 def test_threads_do_not_wait_for_each_other(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ import hmac
 import importlib.metadata
 import logging
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -105,9 +106,11 @@ class KeptFiles:
     file (creating a file cost 1–2 ms of kernel time on the machine benchmarked, and a
     first start keeps one per schedule file and one per feed).
 
-    Each thread has a connection of its own; none waits for another's. Each use checks
-    that the file at ``path`` is still the one its connection has open, and opens the
-    new one when it is not (the folder deleted by hand while the service runs)."""
+    Each thread has a connection of its own, and no lock is held while SQLite waits for
+    another process. Each use checks that the file at ``path`` is still the one its
+    connection has open, and opens the new one when it is not (the folder deleted by hand
+    while the service runs); closing the old connection leaves the new file's "-wal" and
+    "-shm" alone, as SQLite sees that its file has moved."""
 
     def __init__(self, folder: str | Path, secret: str, purpose: str,
                  max_bytes: int = 256 << 20):
@@ -117,9 +120,6 @@ class KeptFiles:
         self._mac_key = hashlib.sha256(f"week-planner {purpose}\0".encode() +
                                        secret.encode("utf-8")).digest()
         self._local = threading.local()
-        # Connections to a file since deleted or replaced: never closed, since closing
-        # the last one would delete the "-wal" and "-shm" now beside another file.
-        self._abandoned: list[sqlite3.Connection] = []
         self._opened_by: int | None = None  # the process that opened connections
         self._disabled = False
         self._count_lock = threading.Lock()
@@ -141,15 +141,26 @@ class KeptFiles:
                 if hmac.compare_digest(mac, self._mac(key, payload)):
                     if not isinstance(used, (int, float)) or \
                             time.time() - used > TOUCH_SECONDS:
-                        # Used now: among the last to be pruned.
-                        connection.execute("UPDATE kept SET used = ? WHERE key = ?",
-                                           (time.time(), key))
+                        self._touch(connection, key)
                     self.hits += 1
                     return payload
         except Exception as error:
             self._failed(error)
         self.misses += 1
         return None
+
+    def _touch(self, connection: sqlite3.Connection, key: str) -> None:
+        """Note that ``key`` was used now (among the last to be pruned), unless another
+        process is writing: a hit never waits for that."""
+        try:
+            connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                connection.execute("UPDATE kept SET used = ? WHERE key = ?",
+                                   (time.time(), key))
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        except sqlite3.OperationalError:
+            pass  # busy: the next hit notes it
 
     def put(self, key: str, payload: bytes) -> None:
         data = self._mac(key, payload) + payload
@@ -160,16 +171,21 @@ class KeptFiles:
                 (key, len(data), time.time(), data))
             with self._count_lock:
                 self._writes += 1
-                if self._size is None or self._writes >= RECOUNT_WRITES or \
-                        time.monotonic() - self._counted_at >= RECOUNT_SECONDS:
-                    # Other processes write here too: count what is there.
-                    self._size = connection.execute(
-                        "SELECT COALESCE(SUM(size), 0) FROM kept").fetchone()[0]
+                recount = self._size is None or self._writes >= RECOUNT_WRITES or \
+                    time.monotonic() - self._counted_at >= RECOUNT_SECONDS
+                if recount:
                     self._writes, self._counted_at = 0, time.monotonic()
                 else:
                     self._size += len(data)
-                if self._size > self.max_bytes:
-                    self._size = self._prune(connection, self.max_bytes * 3 // 4)
+                size = self._size
+            if recount:  # other processes write here too: count what is there
+                size = connection.execute(
+                    "SELECT COALESCE(SUM(size), 0) FROM kept").fetchone()[0]
+            if size > self.max_bytes:
+                size = self._prune(connection, self.max_bytes * 3 // 4)
+            if recount or size != self._size:
+                with self._count_lock:
+                    self._size = size
         except Exception as error:
             self._failed(error)
 
@@ -189,11 +205,21 @@ class KeptFiles:
         if found is not None:
             if found[0] == identity:
                 return found[1]
-            self._abandoned.append(found[1])
             self._local.found = None
-        connection, identity = self._open()
-        self._local.found = (identity, connection)
-        return connection
+            found[1].close()
+        for _ in range(3):
+            connection, identity = self._open()
+            # The file opened to learn its identity, and the one SQLite opened by name: the
+            # same, unless it was replaced in between.
+            try:
+                stat = os.stat(self.path)
+                if (stat.st_dev, stat.st_ino) == identity:
+                    self._local.found = (identity, connection)
+                    return connection
+            except FileNotFoundError:
+                pass
+            connection.close()
+        raise KeptError(f"{self.path} keeps being replaced")
 
     def _open(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -230,7 +256,7 @@ class KeptFiles:
     def _failed(self, error: Exception) -> None:
         """A miss: logged once for each kind of failure."""
         kind = type(error).__name__
-        if kind in self._warned:
+        if self._disabled or kind in self._warned:  # _after_fork said why
             return
         self._warned.add(kind)
         damaged = type(error) is sqlite3.DatabaseError  # not a database, or damaged
@@ -260,7 +286,7 @@ class KeptFiles:
                     connection.execute("ROLLBACK")
                 except BaseException:
                     self._local.found = None
-                    self._abandoned.append(connection)
+                    connection.close()  # which ends the transaction
             raise
         return left
 
@@ -276,18 +302,22 @@ class KeptFiles:
                         "here (open it only after forking)", self.path)
 
 
+_OLD_LAYOUT = re.compile(r"[0-9a-f]{64}\.kept|\.[0-9a-f]{64}\.[0-9]+\.[0-9a-f]{8}|"
+                         r"kept\.sqlite(-wal|-shm)?")
+
+
 class KeptError(RuntimeError):
     """What is kept cannot be used in this process."""
 
 
 def _delete_old_layout(folder: Path) -> None:
-    """Entries of the layout before the database (a file each, and a writer's temporary
-    files): up to half of KEPT_MB that nothing reads any more."""
+    """What earlier layouts kept and nothing reads any more (up to half of KEPT_MB each):
+    an entry a file (``<key>.kept``, and a writer's ``.<key>.<pid>.<hex>`` temporary
+    files), then ``kept.sqlite``."""
     try:
         with os.scandir(folder) as listing:
             for entry in listing:
-                if entry.name.endswith(".kept") or \
-                        (entry.name.startswith(".") and entry.is_file()):
+                if _OLD_LAYOUT.fullmatch(entry.name):
                     try:
                         os.unlink(entry.path)
                     except OSError:
