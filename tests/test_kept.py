@@ -4,6 +4,7 @@ never stale, and the folder keeps to its size."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -154,35 +155,39 @@ def test_entries_of_the_layout_before_the_database_are_deleted(tmp_path):
     assert not any(path.exists() for path in old) and all(path.exists() for path in others)
 
 
+@contextlib.contextmanager
+def another_process_writing(folder: Path):
+    """A write transaction held, for as long as the block runs, by a connection of its
+    own (as another process's); the connection is given to the block."""
+    writer = _rows(folder)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        yield writer
+    finally:
+        writer.execute("ROLLBACK")
+
+
 def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(kept, "BUSY_SECONDS", 0.2)
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"x")
-    writer = _rows(tmp_path / "kept")
-    writer.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
-    try:
+    with another_process_writing(tmp_path / "kept"):
         other = KeptFiles(tmp_path / "kept", SECRET, "test")
         began = time.perf_counter()
         other.put("b" * 64, b"y")
         assert time.perf_counter() - began < 2  # not the 5 s SQLite waits by default
-    finally:
-        writer.execute("ROLLBACK")
     assert files.get("b" * 64) is None and files.get("a" * 64) == b"x"
 
 
 def test_a_hit_does_not_wait_for_another_process_to_note_its_use(tmp_path):
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"x")
-    writer = _rows(tmp_path / "kept")
     old = time.time() - kept.TOUCH_SECONDS - 60
-    writer.execute("UPDATE kept SET used = ?", (old,))
-    writer.execute("BEGIN EXCLUSIVE")  # another process writing
-    try:
+    _rows(tmp_path / "kept").execute("UPDATE kept SET used = ?", (old,))
+    with another_process_writing(tmp_path / "kept") as writer:
         began = time.perf_counter()
         assert files.get("a" * 64) == b"x"
         assert time.perf_counter() - began < kept.BUSY_SECONDS / 2
-    finally:
-        writer.execute("ROLLBACK")
     assert writer.execute("SELECT used FROM kept").fetchone()[0] == old  # noted next time
     assert files.get("a" * 64) == b"x"
     assert writer.execute("SELECT used FROM kept").fetchone()[0] > old
@@ -192,10 +197,8 @@ def test_threads_do_not_wait_for_each_other(tmp_path, monkeypatch):
     monkeypatch.setattr(kept, "BUSY_SECONDS", 0.5)
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"x")
-    writer = _rows(tmp_path / "kept")
-    writer.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
     found = []
-    try:
+    with another_process_writing(tmp_path / "kept"):
         threads = [threading.Thread(target=files.put, args=(f"{n:064x}", b"y"))
                    for n in range(4)]
         threads += [threading.Thread(target=lambda: found.append(files.get("a" * 64)))
@@ -206,8 +209,6 @@ def test_threads_do_not_wait_for_each_other(tmp_path, monkeypatch):
         for thread in threads:
             thread.join()
         took = time.perf_counter() - began
-    finally:
-        writer.execute("ROLLBACK")
     # Each put waits its 0.5 s at once with the others (one after another: 2 s), and a
     # read waits for no write.
     assert took < 1.5 and found == [b"x", b"x"]
