@@ -181,9 +181,10 @@ class KeptFiles:
             if recount:  # other processes write here too: count what is there
                 size = connection.execute(
                     "SELECT COALESCE(SUM(size), 0) FROM kept").fetchone()[0]
-            if size > self.max_bytes:
+            pruned = size > self.max_bytes
+            if pruned:
                 size = self._prune(connection, self.max_bytes * 3 // 4)
-            if recount or size != self._size:
+            if recount or pruned:
                 with self._count_lock:
                     self._size = size
         except Exception as error:
