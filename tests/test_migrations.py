@@ -23,16 +23,38 @@ HEAD = ScriptDirectory.from_config(store.alembic_config()).get_current_head()
 def test_migrations_build_the_schema_the_code_defines(database_url):
     engine = store.engine_for(database_url)
     assert store.schema_revision(engine) is None
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "head")
+        connection.commit()
+    assert store.schema_revision(engine) == HEAD
+    assert_schema_is_the_codes(engine)
+    store.create_schema(engine)  # at head already: nothing happens
+    assert store.schema_revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_a_new_database_gets_the_same_schema_at_once(database_url):
+    """An empty database is given the tables the code defines and marked at the newest
+    migration without running them: the same schema as the migrations build (above), and
+    Alembic then finds nothing to do."""
+    engine = store.engine_for(database_url)
     store.create_schema(engine)
     assert store.schema_revision(engine) == HEAD
+    assert_schema_is_the_codes(engine)
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "head")
+        connection.commit()
+        context = MigrationContext.configure(connection)
+        assert context.get_current_heads() == (HEAD,)
+    engine.dispose()
+
+
+def assert_schema_is_the_codes(engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, store.metadata) == []
     assert set(inspect(engine).get_table_names()) == \
         set(store.metadata.tables) | {"alembic_version"}
-    store.create_schema(engine)  # at head already: nothing happens
-    assert store.schema_revision(engine) == HEAD
-    engine.dispose()
 
 
 def test_upgrading_from_the_first_schema_keeps_the_data(database_url):
@@ -73,17 +95,28 @@ def test_the_newest_migration_named_in_the_code_is_alembics():
     assert store.MIGRATIONS_HEAD == HEAD
 
 
-def test_a_start_on_an_upgraded_database_does_not_load_alembic(tmp_path):
-    """Alembic's import is half a second of every start: a database at the newest
-    migration is only read."""
+def test_only_an_older_database_loads_alembic(tmp_path):
+    """Alembic's import and its walk through the migrations are 0.4 s of a start: a new
+    database and one at the newest migration are made or only read without it; one made
+    by an older version is upgraded by it."""
     code = ("import sys; from week_planner import store; "
             "store.create_schema(store.engine_for(sys.argv[1])); "
             "print('alembic' in sys.modules)")
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    loaded = [subprocess.run([sys.executable, "-c", code, url], capture_output=True,
-                             text=True, timeout=60, check=True).stdout.strip()
-              for _ in range(2)]
-    assert loaded == ["True", "False"]
+    new, older = (f"sqlite:///{tmp_path / name}"
+                  for name in ("new.sqlite3", "older.sqlite3"))
+
+    def loaded(url: str) -> str:
+        return subprocess.run([sys.executable, "-c", code, url], capture_output=True,
+                              text=True, timeout=60, check=True).stdout.strip()
+
+    assert [loaded(new), loaded(new)] == ["False", "False"]
+    engine = store.engine_for(older)
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "0003")
+        connection.commit()
+    assert loaded(older) == "True"
+    assert store.schema_revision(engine) == HEAD
+    engine.dispose()
 
 
 def test_db_upgrade_command(tmp_path, monkeypatch):

@@ -8,9 +8,7 @@ IMMEDIATE), so processes starting together upgrade once, one after the other.
 from alembic import context
 from sqlalchemy import text
 
-from week_planner.store import engine_for, metadata
-
-LOCK_ID = 0x7765656B  # "week"
+from week_planner.store import MIGRATIONS_LOCK_ID, engine_for, metadata
 
 
 def run(connection) -> None:
@@ -21,7 +19,8 @@ def run(connection) -> None:
     try:
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                                   {"id": MIGRATIONS_LOCK_ID})
             context.run_migrations()
     finally:
         connection.info.pop("begin_immediate", None)
