@@ -4,6 +4,7 @@ once."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
@@ -19,6 +20,28 @@ def test_schema_is_created_on_both_databases(database_url):
         for table in store.metadata.sorted_tables:
             assert connection.execute(select(table)).fetchall() == []
     engine.dispose()
+
+
+def test_a_connection_waits_to_switch_a_locked_new_database_to_wal(tmp_path):
+    """Two processes starting together on a new SQLite database: while one holds a lock
+    on it before it is in WAL mode, the other's switch to WAL waits (SQLite itself fails
+    at once) and is made."""
+    path = tmp_path / "new.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE made_first (x INTEGER)")
+    released = threading.Timer(0.3, holder.execute, ("COMMIT",))
+    released.start()
+    engine = store.engine_for(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql(
+                "SELECT count(*) FROM made_first").scalar() == 0
+    finally:
+        released.join()
+        holder.close()
+        engine.dispose()
 
 
 def test_write_transactions_serialise_read_then_write(database_url):
