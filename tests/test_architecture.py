@@ -15,14 +15,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "week_planner"
 
 # Each room and what it may import from the package: only rooms below it.
 FLOORS = {
-    "ground": 0,  # config, store, revision_store, kept, clock, tokens, faults
+    "ground": 0,  # config, store, revision_store, kept, wal, clock, tokens, faults
     "schedule": 1,  # files → model
     "publish": 2,  # model → bytes
     "reminders": 3,  # who gets what when, and sending it
     "web": 4,  # HTTP
     "top": 5,  # the app factory, the command line, the gunicorn hooks
 }
-GROUND = {"config", "store", "revision_store", "kept", "clock", "tokens", "faults"}
+GROUND = {"config", "store", "revision_store", "kept", "wal", "clock", "tokens", "faults"}
 TOP = {"week_planner", "cli", "gunicorn_hooks"}
 PURE_ROOMS = {"schedule", "publish"}  # no Flask, no SQLAlchemy
 WEB_OR_DATABASE = {"flask", "werkzeug", "sqlalchemy", "alembic", "flask_wtf", "wtforms"}

@@ -179,6 +179,29 @@ def test_a_busy_database_is_a_miss_not_a_wait(tmp_path, monkeypatch):
     assert files.get("b" * 64) is None and files.get("a" * 64) == b"x"
 
 
+def test_workers_making_the_database_together_both_keep_in_wal_mode(tmp_path):
+    """Two workers starting on a new folder: while one holds a lock on the database
+    before it is in WAL mode, the other waits to switch it (SQLite fails at once) and
+    keeps its entries."""
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    first = sqlite3.connect(folder / kept.DATABASE, isolation_level=None,
+                            check_same_thread=False)  # released by a timer's thread
+    first.execute("BEGIN IMMEDIATE")
+    first.execute("CREATE TABLE made_first (x INTEGER)")
+    released = threading.Timer(0.3, first.execute, ("COMMIT",))
+    released.start()
+    try:
+        files = KeptFiles(folder, SECRET, "test")
+        files.put("a" * 64, b"x")
+        assert files.get("a" * 64) == b"x"
+    finally:
+        released.join()
+        first.close()
+    with contextlib.closing(_rows(folder)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_a_hit_does_not_wait_for_another_process_to_note_its_use(tmp_path):
     files = KeptFiles(tmp_path / "kept", SECRET, "test")
     files.put("a" * 64, b"x")

@@ -36,6 +36,8 @@ import weakref
 import zoneinfo
 from pathlib import Path
 
+from week_planner.wal import into_wal
+
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -239,7 +241,7 @@ class KeptFiles:
         connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None,
                                      check_same_thread=False)
         try:
-            connection.execute("PRAGMA journal_mode = WAL")
+            into_wal(connection, BUSY_SECONDS)
             # A cache: a write need not reach the disk before the next one (the database
             # stays whole; a power cut may lose the last entries).
             connection.execute("PRAGMA synchronous = NORMAL")

@@ -9,9 +9,7 @@ service defines its tables on the one ``metadata`` below.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from week_planner.wal import into_wal
+
 metadata = MetaData()
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -57,7 +57,7 @@ def engine_for(url: str) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            _into_wal(cursor)
+            into_wal(cursor, SQLITE_BUSY_TIMEOUT_MS / 1000)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -68,25 +68,6 @@ def engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _into_wal(cursor) -> None:
-    """Put the database in WAL mode, waiting as long as for any lock. Switching needs the
-    whole file to itself and SQLite does not wait for that: while another process holds a
-    lock on a database not yet in WAL mode (two processes starting together on a new
-    one), the switch fails at once or is silently not made, and that connection would
-    then run without WAL."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] in ("wal", "memory"):
-                return
-        except sqlite3.OperationalError:  # "database is locked"
-            if time.monotonic() >= deadline:
-                raise
-        if time.monotonic() >= deadline:
-            return  # a file system without WAL's shared memory: SQLite's own mode
-        time.sleep(0.005)
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
