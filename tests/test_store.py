@@ -9,7 +9,7 @@ import threading
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
 
-from week_planner import revision_store, store
+from week_planner import revision_store, store, wal
 
 
 def test_schema_is_created_on_both_databases(database_url):
@@ -42,6 +42,20 @@ def test_a_connection_waits_to_switch_a_locked_new_database_to_wal(tmp_path):
         released.join()
         holder.close()
         engine.dispose()
+
+
+def test_a_database_that_cannot_be_in_wal_mode_is_not_waited_for(monkeypatch):
+    """A temporary database stays in SQLite's own mode, without trying again."""
+    def no_waiting(seconds):
+        raise AssertionError("waited for a switch that cannot be made")
+
+    monkeypatch.setattr(wal.time, "sleep", no_waiting)
+    connection = sqlite3.connect("", isolation_level=None)
+    try:
+        wal.into_wal(connection, 30)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    finally:
+        connection.close()
 
 
 def test_write_transactions_serialise_read_then_write(database_url):

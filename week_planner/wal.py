@@ -2,9 +2,9 @@
 
 Switching a database to WAL needs the whole file to itself, and SQLite does not wait for
 that: while another process holds a lock on a database not yet in WAL mode (two processes
-starting together on a new one), the switch fails at once, or is silently not made and
-that connection runs without WAL. Both the service's database (store.py) and the kept
-work (kept.py) are made by whichever process starts first.
+starting together on a new one), the switch fails at once with "database is locked",
+whatever the busy timeout. Both the service's database (store.py) and the kept work
+(kept.py) are made by whichever process starts first.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ import time
 
 def into_wal(connection, seconds: float) -> None:
     """Put the database of ``connection`` (a DB-API connection or cursor of sqlite3) in
-    WAL mode, trying again for up to ``seconds`` while it is locked."""
+    WAL mode, trying again for up to ``seconds`` while it is locked. A database that
+    cannot be in WAL mode (a temporary one) keeps SQLite's own mode, at once."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0] in (
-                    "wal", "memory"):
-                return
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
         except sqlite3.OperationalError:  # "database is locked"
             if time.monotonic() >= deadline:
                 raise
-        if time.monotonic() >= deadline:
-            return  # a file system without WAL's shared memory: SQLite's own mode then
-        time.sleep(0.005)
+            time.sleep(0.005)
