@@ -4,9 +4,11 @@ once."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 
+import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
 
 from week_planner import revision_store, store, wal
@@ -56,6 +58,23 @@ def test_a_database_that_cannot_be_in_wal_mode_is_not_waited_for(monkeypatch):
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
     finally:
         connection.close()
+
+
+def test_an_error_other_than_a_lock_is_not_waited_out(tmp_path, monkeypatch):
+    """A database that can only be read fails to switch at once, not after the 30 s a
+    lock is waited for."""
+    def no_waiting(seconds):
+        raise AssertionError("waited out an error that is not a lock")
+
+    path = tmp_path / "read-only.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE t (x INTEGER)")
+        connection.commit()
+    monkeypatch.setattr(wal.time, "sleep", no_waiting)
+    read_only = f"file:{path}?mode=ro"
+    with contextlib.closing(sqlite3.connect(read_only, uri=True)) as connection:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            wal.into_wal(connection, 30)
 
 
 def test_write_transactions_serialise_read_then_write(database_url):

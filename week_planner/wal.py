@@ -16,13 +16,20 @@ import time
 def into_wal(connection, seconds: float) -> None:
     """Put the database of ``connection`` (a DB-API connection or cursor of sqlite3) in
     WAL mode, trying again for up to ``seconds`` while it is locked. A database that
-    cannot be in WAL mode (a temporary one) keeps SQLite's own mode, at once."""
+    cannot be in WAL mode (a temporary one) keeps SQLite's own mode, at once; any other
+    error is raised at once."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             return
-        except sqlite3.OperationalError:  # "database is locked"
-            if time.monotonic() >= deadline:
+        except sqlite3.OperationalError as error:
+            # Any other error (a read-only file, a full disk) is raised at once.
+            if not _locked(error) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.005)
+
+
+def _locked(error: sqlite3.Error) -> bool:
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY,
+                                                              sqlite3.SQLITE_LOCKED)
