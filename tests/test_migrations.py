@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import event, func, inspect, select
 
 from week_planner import store
 from week_planner.cli import main
@@ -28,6 +28,11 @@ def test_migrations_build_the_schema_the_code_defines(database_url):
         connection.commit()
     assert store.schema_revision(engine) == HEAD
     assert_schema_is_the_codes(engine)
+    with engine.connect() as connection:
+        # A new database is not migrated (store.create_schema): a migration that adds
+        # rows must add them there too.
+        assert all(connection.execute(select(func.count()).select_from(table)).scalar()
+                   == 0 for table in store.metadata.sorted_tables)
     store.create_schema(engine)  # at head already: nothing happens
     assert store.schema_revision(engine) == HEAD
     engine.dispose()
@@ -78,7 +83,29 @@ def test_upgrading_from_the_first_schema_keeps_the_data(database_url):
     engine.dispose()
 
 
+def test_an_older_database_is_upgraded_in_one_write_transaction(tmp_path):
+    """Alembic commits after each migration on SQLite: ``create_schema`` holds one write
+    transaction around them all, so that a process starting meanwhile never finds the
+    database half upgraded and runs the same migrations again."""
+    engine = store.engine_for(f"sqlite:///{tmp_path / 'older.sqlite3'}")
+    with engine.connect() as connection:
+        command.upgrade(store.alembic_config(connection), "0001")
+        connection.commit()
+    statements, commits = [], []
+    event.listen(engine, "before_cursor_execute",
+                 lambda connection, cursor, statement, *rest: statements.append(statement))
+    event.listen(engine, "commit", lambda connection: commits.append(connection))
+    store.create_schema(engine)
+    assert store.schema_revision(engine) == HEAD
+    assert statements.count("BEGIN IMMEDIATE") == 1 and len(commits) == 1
+    engine.dispose()
+
+
 def test_processes_upgrading_together_upgrade_once(database_url):
+    """On PostgreSQL with REPEATABLE READ as the default isolation too: a process that
+    waited for the lock must see the tables the first one made."""
+    if database_url.startswith("postgresql"):
+        database_url += "?options=-c%20default_transaction_isolation%3Drepeatable%5C%20read"
     code = ("import sys; from week_planner import store; "
             "store.create_schema(store.engine_for(sys.argv[1]))")
     processes = [subprocess.Popen([sys.executable, "-c", code, database_url],

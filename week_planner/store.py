@@ -85,17 +85,36 @@ def alembic_config(connection: Connection | None = None):
 
 def create_schema(engine: Engine) -> None:
     """Create the schema, or upgrade it, to the latest migration (``week-planner db
-    upgrade``). Processes doing this at once wait for each other (see migrations/env.py).
-    A database at MIGRATIONS_HEAD already is only read, and an empty one is given the
-    tables at once and marked as at MIGRATIONS_HEAD (Alembic's recipe for a new
-    database): Alembic's import and its walk through every migration are 0.4 s of a
-    first start. Only a database made by an older version is upgraded by Alembic."""
-    if schema_revision(engine) == MIGRATIONS_HEAD or _created_new(engine):
+    upgrade``).
+
+    A database at MIGRATIONS_HEAD already is only read. Otherwise everything happens in
+    one write transaction, so that processes starting together make or upgrade it once,
+    one after the other (SQLite's write lock; PostgreSQL's advisory lock, with each
+    statement seeing what the process before committed). An empty database is given the
+    tables at once and marked at MIGRATIONS_HEAD (Alembic's recipe for a new database:
+    Alembic's import and its walk through every migration are 0.4 s of a first start);
+    a migration that adds rows must add them there too. A database made by an older
+    version is upgraded by Alembic."""
+    if schema_revision(engine) == MIGRATIONS_HEAD:
         return
-    from alembic import command
-    with engine.connect() as connection:
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                               {"id": MIGRATIONS_LOCK_ID})
+        tables = inspect(connection).get_table_names()
+        if not tables:
+            metadata.create_all(connection)
+            alembic_version.create(connection)
+            connection.execute(
+                alembic_version.insert().values(version_num=MIGRATIONS_HEAD))
+            return
+        if "alembic_version" in tables and connection.execute(
+                select(alembic_version.c.version_num)).scalar() == MIGRATIONS_HEAD:
+            return  # another process made or upgraded it meanwhile
+        from alembic import command
         command.upgrade(alembic_config(connection), "head")
-        connection.commit()
 
 
 # Held while the schema is made or upgraded, by this and by migrations/env.py: PostgreSQL's
@@ -107,25 +126,6 @@ alembic_version = Table(
     "alembic_version", MetaData(),
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
-
-
-def _created_new(engine: Engine) -> bool:
-    """Make every table and mark the database at MIGRATIONS_HEAD, when it has no table
-    yet; False (nothing done) when it has any: Alembic upgrades it."""
-    with write_transaction(engine) as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
-                               {"id": MIGRATIONS_LOCK_ID})
-        tables = inspect(connection).get_table_names()
-        if tables:
-            # Another process made them meanwhile (then it is at head), or an older
-            # version did.
-            return "alembic_version" in tables and connection.execute(
-                select(alembic_version.c.version_num)).scalar() == MIGRATIONS_HEAD
-        metadata.create_all(connection)
-        alembic_version.create(connection)
-        connection.execute(alembic_version.insert().values(version_num=MIGRATIONS_HEAD))
-    return True
 
 
 MIGRATIONS_HEAD = "0004"  # the newest migration's revision (tests compare it with Alembic's)

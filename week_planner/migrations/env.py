@@ -1,8 +1,10 @@
 """Alembic's environment for week-planner's schema (``store.metadata``).
 
-Run through ``store.migrate(engine)`` / ``week-planner db upgrade``. Migrations hold the
-database's write lock while they run (PostgreSQL: an advisory lock; SQLite: BEGIN
-IMMEDIATE), so processes starting together upgrade once, one after the other.
+Run by ``store.create_schema(engine)`` (and ``week-planner db upgrade``) inside the one
+write transaction it holds (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so
+processes starting together upgrade once, one after the other. Run on a connection of
+its own (Alembic's command line), it takes the same lock, but on SQLite Alembic commits
+after each migration and the lock is let go in between.
 """
 
 from alembic import context
