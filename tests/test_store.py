@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
@@ -58,6 +59,25 @@ def test_a_database_that_cannot_be_in_wal_mode_is_not_waited_for(monkeypatch):
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
     finally:
         connection.close()
+
+
+def test_the_switch_to_wal_waits_no_longer_than_it_is_given(tmp_path):
+    """A reader holding a database not yet in WAL mode makes SQLite wait its busy timeout
+    (20 s here) on each try: the tries together still end when the time given (0.2 s) is
+    up, and the connection keeps its busy timeout."""
+    path = tmp_path / "read.sqlite3"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader, \
+            contextlib.closing(sqlite3.connect(path, isolation_level=None,
+                                               timeout=20)) as connection:
+        reader.execute("CREATE TABLE t (x INTEGER)")
+        reader.execute("INSERT INTO t VALUES (1)")
+        reader.execute("BEGIN")
+        reader.execute("SELECT x FROM t").fetchall()  # holds its read lock
+        began = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            wal.into_wal(connection, 0.2)
+        assert time.monotonic() - began < 10  # not 20 s, nor 20 s a try
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 20_000
 
 
 def test_an_error_other_than_a_lock_is_not_waited_out(tmp_path, monkeypatch):

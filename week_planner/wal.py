@@ -1,10 +1,11 @@
 """SQLite's WAL mode, switched to as a lock is waited for.
 
-Switching a database to WAL needs the whole file to itself, and SQLite does not wait for
-that: while another process holds a lock on a database not yet in WAL mode (two processes
-starting together on a new one), the switch fails at once with "database is locked",
-whatever the busy timeout. Both the service's database (store.py) and the kept work
-(kept.py) are made by whichever process starts first.
+Switching a database to WAL needs the whole file to itself. While another process holds
+a lock on a database not yet in WAL mode (two processes starting together on a new one),
+the switch fails with "database is locked": at once while the other is writing (SQLite
+does not wait for a lock it could deadlock on), after the busy timeout while it reads.
+Both the service's database (store.py) and the kept work (kept.py) are made by whichever
+process starts first.
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ def into_wal(connection, seconds: float) -> None:
     cannot be in WAL mode (a temporary one) keeps SQLite's own mode, at once; any other
     error is raised at once."""
     deadline = time.monotonic() + seconds
-    while True:
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            # Any other error (a read-only file, a full disk) is raised at once.
-            if not _locked(error) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
+    (busy_ms,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    try:
+        while True:
+            # No attempt waits past the deadline in SQLite's busy handler either.
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            connection.execute(f"PRAGMA busy_timeout = {min(busy_ms, left_ms)}")
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                # Any other error (a read-only file, a full disk) is raised at once.
+                if not _locked(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
 
 
 def _locked(error: sqlite3.Error) -> bool:
