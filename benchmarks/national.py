@@ -13,6 +13,10 @@ process of its own, so that its memory is its own:
 - two gunicorn workers' first look together on an empty instance folder (the slower's
   load, validate and sync), each from the start of the folder as before, and from opposite
   ends sharing instance/kept/ as gunicorn_hooks.py starts them;
+- the first start as production runs it: gunicorn as docs/deploying.md says (2 workers ×
+  4 threads) launched on an empty instance folder and database, until every programme's
+  feed has answered 200 to 4 clients asking over HTTP (the interpreter, the imports and
+  both workers' first look included), and the CPU its processes used;
 - resident memory after the cold start, and after every programme page has been asked
   for once (target ≤ 150 MB at 450; reported at 4,500);
 - one edited file live: from saving a file (with an mtime already older than the settle
@@ -43,15 +47,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from national_data import write_national  # noqa: E402
 from serving import load_average, machine, put_out, versions  # noqa: E402
-from serving_servers import commit_of  # noqa: E402
+from serving_servers import commit_of, fetch, start_service  # noqa: E402
 
 
 def memory_mb() -> tuple[float, float]:
@@ -266,6 +272,48 @@ def two_workers(tmp: Path, starts: tuple[float, float], instance: str) -> float:
     return max(found)
 
 
+def production_start(tmp: Path, ids: list[str], clients: int = 4) -> dict:
+    """Seconds from launching gunicorn (docs/deploying.md's settings) on an empty instance
+    folder until every programme's feed has answered 200, asked by ``clients`` threads
+    (each asks its share in turn, again while the port is not open yet); and the CPU
+    seconds gunicorn's processes used."""
+    settings = SimpleNamespace(server="gunicorn", workers=2, threads=4)
+    began = time.perf_counter()
+    server = start_service(tmp, "production", HERE.parent, settings)
+    done: list[float] = []
+    failures: list[str] = []
+
+    def ask(share: list[str]) -> None:
+        for programme_id in share:
+            deadline = time.monotonic() + 600
+            while True:
+                try:
+                    status = fetch(f"{server.base}/{programme_id}.ics")[0]
+                    break
+                except OSError:  # not listening yet, or no answer within fetch's 10 s
+                    if time.monotonic() > deadline or server.process.poll() is not None:
+                        failures.append(f"{programme_id}: the service did not answer")
+                        return
+                    time.sleep(0.02)
+            if status != 200:
+                failures.append(f"{programme_id}: {status}")
+        done.append(time.perf_counter() - began)
+
+    try:
+        threads = [threading.Thread(target=ask, args=(ids[n::clients],))
+                   for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cpu = server.cpu_seconds()
+    finally:
+        server.stop()
+    if failures:
+        raise SystemExit(f"{tmp.name} (production) failed: {failures[:5]}")
+    return {"production_start_s": max(done), "production_start_cpu_s": cpu}
+
+
 def growth(values: list) -> str:
     if not all(isinstance(value, (int, float)) for value in values):
         return "—"
@@ -306,6 +354,7 @@ def main() -> None:
             # gunicorn_hooks starts them (from opposite ends, sharing instance/kept/).
             results[size]["two_alike_s"] = two_workers(tmp, (0.0, 0.0), "alike")
             results[size]["two_apart_s"] = two_workers(tmp, (0.0, 0.5), "apart")
+            results[size].update(production_start(tmp, ids))
             figures = results[size]
             print(f"{size:>5} programmes: cold start {figures['cold_start_s']:.2f} s, "
                   f"restart {figures['restart_cold_start_s']:.2f} s, "
@@ -335,6 +384,8 @@ ROWS = [
     ("… checked files and built feeds read from instance/kept/", "restart_kept", "{}"),
     ("two workers' first look together, each from the start (s)", "two_alike_s", "{:.2f}"),
     ("… from opposite ends, sharing instance/kept/ (s)", "two_apart_s", "{:.2f}"),
+    ("first start as production runs it: gunicorn 2 × 4 launched, until every feed "
+     "answered (s; CPU of its processes)", "production_start", "{:.2f}; {:.2f}"),
     ("resident memory after the cold start (MB)", "memory_cold_mb", "{:.0f}"),
     ("… after every page was asked once (MB; ≤ 150 at 450)", "memory_pages_mb", "{:.0f}"),
     ("… peak (MB)", "memory_peak_mb", "{:.0f}"),
