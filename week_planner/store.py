@@ -110,8 +110,7 @@ def create_schema(engine: Engine) -> None:
             connection.execute(
                 alembic_version.insert().values(version_num=MIGRATIONS_HEAD))
             return
-        if "alembic_version" in tables and connection.execute(
-                select(alembic_version.c.version_num)).scalar() == MIGRATIONS_HEAD:
+        if _revision(connection) == MIGRATIONS_HEAD:
             return  # another process made or upgraded it meanwhile
         from alembic import command
         command.upgrade(alembic_config(connection), "head")
@@ -134,9 +133,13 @@ MIGRATIONS_HEAD = "0004"  # the newest migration's revision (tests compare it wi
 def schema_revision(engine: Engine) -> str | None:
     """The migration the database is at (None before the first)."""
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return _revision(connection)
+
+
+def _revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(select(alembic_version.c.version_num)).scalar()
 
 
 @contextmanager
