@@ -47,12 +47,17 @@ def test_a_connection_waits_to_switch_a_locked_new_database_to_wal(tmp_path):
         engine.dispose()
 
 
-def test_a_database_that_cannot_be_in_wal_mode_is_not_waited_for(monkeypatch):
-    """A temporary database stays in SQLite's own mode, without trying again."""
+@pytest.fixture
+def no_second_try(monkeypatch):
+    """``wal.into_wal`` fails the test if it sleeps to try the switch again."""
     def no_waiting(seconds):
-        raise AssertionError("waited for a switch that cannot be made")
+        raise AssertionError("into_wal waited to try again")
 
     monkeypatch.setattr(wal.time, "sleep", no_waiting)
+
+
+def test_a_database_that_cannot_be_in_wal_mode_is_not_waited_for(no_second_try):
+    """A temporary database stays in SQLite's own mode, without trying again."""
     connection = sqlite3.connect("", isolation_level=None)
     try:
         wal.into_wal(connection, 30)
@@ -80,17 +85,13 @@ def test_the_switch_to_wal_waits_no_longer_than_it_is_given(tmp_path):
         assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 20_000
 
 
-def test_an_error_other_than_a_lock_is_not_waited_out(tmp_path, monkeypatch):
+def test_an_error_other_than_a_lock_is_not_waited_out(tmp_path, no_second_try):
     """A database that can only be read fails to switch at once, not after the 30 s a
     lock is waited for."""
-    def no_waiting(seconds):
-        raise AssertionError("waited out an error that is not a lock")
-
     path = tmp_path / "read-only.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("CREATE TABLE t (x INTEGER)")
         connection.commit()
-    monkeypatch.setattr(wal.time, "sleep", no_waiting)
     read_only = f"file:{path}?mode=ro"
     with contextlib.closing(sqlite3.connect(read_only, uri=True)) as connection:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
